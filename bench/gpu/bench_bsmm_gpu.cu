@@ -27,6 +27,7 @@ namespace {
 class Bench {
  public:
   explicit Bench(const Options& o) : o_(o) {
+    if (o.dry_run) return;  // lists the cases only: no device needed
     BENCH_CUDA(cudaGetDevice(&device_));
     cudaDeviceProp prop{};
     BENCH_CUDA(cudaGetDeviceProperties(&prop, device_));
@@ -45,9 +46,9 @@ class Bench {
 
   ~Bench() {
     timer_.reset();
-    cusparseDestroy(cusparse_);
-    cublasDestroy(cublas_);
-    cudaStreamDestroy(stream_);
+    if (cusparse_) cusparseDestroy(cusparse_);
+    if (cublas_) cublasDestroy(cublas_);
+    if (stream_) cudaStreamDestroy(stream_);
   }
 
   void run_all() {
@@ -143,7 +144,11 @@ class Bench {
     const auto key = std::make_tuple(std::string(prec.label), N, C, K);
     if (dense_done_.count(key)) return;
     dense_done_[key] = true;
-    if (o_.dry_run) return;
+    if (o_.dry_run) {
+      std::printf("dense %s N=%lld C=%lld K=%lld\n", prec.label, static_cast<long long>(N), static_cast<long long>(C),
+                  static_cast<long long>(K));
+      return;
+    }
     const DType t = prec.dtype;
     const size_t es = dtype_bytes(t);
     std::vector<DeviceBuffer> x, dy, w;
@@ -326,7 +331,7 @@ int main(int argc, char** argv) {
     return 2;
   }
   int count = 0;
-  if (cudaGetDeviceCount(&count) != cudaSuccess || count == 0) {
+  if (!opt.dry_run && (cudaGetDeviceCount(&count) != cudaSuccess || count == 0)) {
     std::fprintf(stderr, "bench_bsmm_gpu: no CUDA device; nothing measured\n");
     return 3;
   }
