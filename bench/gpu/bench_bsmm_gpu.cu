@@ -119,10 +119,14 @@ class Bench {
   void emit(const Row& r) {
     csv_->write(r);
     rows_.push_back(r);
-    std::printf("%-9s %-5s N=%-5lld C=%-5lld K=%-5lld b=%-3d d=%-4g %-18s %10.4f ms %8.1f TFLOP/s  x%-6.3f err %.1e  %s%s%s\n",
-                r.prec.c_str(), r.op.c_str(), static_cast<long long>(r.N), static_cast<long long>(r.C),
-                static_cast<long long>(r.K), r.b, r.density, r.library.c_str(), r.median_ms, r.eff_tflops, r.speedup,
-                r.rel_err, r.status.c_str(), r.note.empty() || r.status == "ok" ? "" : ": ",
+    char timing[96] = "";
+    if (r.median_ms > 0)
+      std::snprintf(timing, sizeof(timing), "%10.4f ms %8.1f TFLOP/s x%-6.3f", r.median_ms, r.eff_tflops, r.speedup);
+    char err[32] = "";
+    if (r.rel_err >= 0) std::snprintf(err, sizeof(err), "err %.1e", r.rel_err);
+    std::printf("%-9s %-5s N=%-5lld C=%-5lld K=%-5lld b=%-3d d=%-4g %-18s %s %s %s%s%s\n", r.prec.c_str(),
+                r.op.c_str(), static_cast<long long>(r.N), static_cast<long long>(r.C), static_cast<long long>(r.K),
+                r.b, r.density, r.library.c_str(), timing, err, r.status.c_str(), r.status == "ok" ? "" : ": ",
                 r.status == "ok" ? "" : r.note.c_str());
     std::fflush(stdout);
   }

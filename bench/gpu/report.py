@@ -80,8 +80,9 @@ def cell(r):
     return f"{r['eff_tflops']:.1f}{sp}"
 
 
-def markdown(rows, gpus):
+def markdown(rows, gpus, setup):
     out = [f"# bsmm GPU benchmark: {', '.join(gpus)}", ""]
+    out += [f"- {line}" for line in setup] + ([""] if setup else [])
     out.append("Effective TFLOP/s = 2·N·nnz·b²/time (the useful work of the non-zero blocks); ×s = speedup over "
                "dense in the same process and precision (cuBLAS for the C++ rows, torch.matmul for the torch rows). "
                "Layout: balanced random (same for every library). unsup. = the library cannot run it; WRONG = "
@@ -198,8 +199,14 @@ def main():
         return 1
     gpus = sorted({r["gpu"] for r in rows if r.get("gpu")}) or ["unknown GPU"]
     stem = args.out or os.path.join(os.path.dirname(os.path.abspath(args.csv[0])), "report")
+    setup = []  # the harness's description of the run (versions, timing method), where present
+    for path in args.csv:
+        meta = os.path.splitext(path)[0] + "_meta.txt"
+        if os.path.exists(meta):
+            with open(meta) as f:
+                setup += [line.strip() for line in f if line.strip() and line.strip() not in setup]
     with open(stem + ".md", "w") as f:
-        f.write(markdown(rows, gpus))
+        f.write(markdown(rows, gpus, setup))
     print(f"report: wrote {stem}.md")
     for path in plots(rows, gpus, stem):
         print(f"report: wrote {path}")

@@ -258,6 +258,10 @@ def main():
         return 0
     ops = [o for o in args.ops.split(",") if o]
     peers = Peers(args, header, args.csv)
+    meta = os.path.splitext(args.csv)[0] + "_meta.txt"
+    with open(meta, "a") as f:  # read by report.py
+        f.write(f"torch peers: {peers.versions}; timing triton.testing.do_bench (L2 flushed, CUDA events, median), "
+                f"warmup {args.warmup_ms:g} ms, rep {args.rep_ms:g} ms, {args.sets} input sets rotated\n")
     csv_dir = os.path.dirname(os.path.abspath(args.csv))
     for case in cases:
         if case["prec"] in SKIP_PRECS:
