@@ -36,6 +36,7 @@ const char* csv_header() {
 CsvWriter::CsvWriter(const std::string& path, bool append) {
   f_ = std::fopen(path.c_str(), append ? "a" : "w");
   if (!f_) throw std::runtime_error("cannot write " + path);
+  std::fseek(f_, 0, SEEK_END);  // where an append-mode stream starts is implementation-defined
   if (std::ftell(f_) == 0) std::fprintf(f_, "%s\n", csv_header());
 }
 

@@ -41,14 +41,14 @@ def parse_args():
 
 
 def cases_from_csv(path):
-    """Distinct block-sparse cases (one per prec, shape, b, d, layout) in the order of the CSV."""
+    """Distinct block-sparse cases (one per prec, shape, b, d, layout) of the C++ rows, in CSV order."""
     with open(path, newline="") as f:
         reader = csv.DictReader(f)
         header = reader.fieldnames
         rows = list(reader)
     seen, cases = set(), []
     for r in rows:
-        if not r["b"] or not r["layout_file"] or r["library"] != "blocksparse":
+        if not r["b"] or not r["layout_file"] or r["library"].startswith("torch"):
             continue
         key = (r["prec"], r["N"], r["C"], r["K"], r["b"], r["density"], r["layout_file"], r["feature_axis"])
         if key in seen:
