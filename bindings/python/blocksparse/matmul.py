@@ -34,7 +34,7 @@ def _dense_layout(layout) -> np.ndarray:
     if bad.size:
         c, k = bad[0]
         raise InvalidArgumentError(Status.INVALID_LAYOUT,
-                                   f"layout[{c}][{k}] is {lay[c, k]!r}; values must be 0 or 1")
+                                   f"layout[{c}][{k}] is {lay[c, k].item()!r}; values must be 0 or 1")
     return np.ascontiguousarray(lay, dtype=np.uint8)
 
 
