@@ -158,9 +158,7 @@ class CupyFramework(Framework):
         return scope
 
     def synchronize(self, device: int) -> None:
-        cupy = self._cupy()
-        with cupy.cuda.Device(device):
-            cupy.cuda.Device(device).synchronize()
+        self._cupy().cuda.Device(device).synchronize()
 
 
 NUMPY = NumpyFramework()

@@ -48,7 +48,10 @@ def _stream_handle(stream) -> int:
 
 def _destroy(lib, plan: ctypes.c_void_p, sync) -> None:
     for fw, device in sync:
-        fw.synchronize(device)  # work still queued may read the plan's tables (bsmm_destroy contract)
+        try:
+            fw.synchronize(device)  # queued work may still read the plan's tables (bsmm_destroy contract)
+        except Exception:  # noqa: BLE001 - at interpreter exit the framework may already be torn down
+            pass
     lib.bsmm_destroy(plan)
 
 
