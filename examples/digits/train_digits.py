@@ -27,7 +27,11 @@ import numpy as np  # noqa: E402
 from sklearn.datasets import load_digits  # noqa: E402
 from sklearn.model_selection import train_test_split  # noqa: E402
 
-import blocksparse as bs  # noqa: E402
+try:
+    import blocksparse as bs
+except ImportError:  # run from a source tree without installing: use bindings/python (and build/lib)
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "bindings", "python"))
+    import blocksparse as bs
 
 
 def parse_args():
