@@ -119,12 +119,13 @@ class BlocksparseMatMul:
         params = _library.BsmmParams()
         check(lib.bsmm_params_init(ctypes.byref(params), ctypes.sizeof(params)))
         params.backend = parse_backend(backend)
-        params.device = int(device)
-        params.block_size = int(block_size)
-        params.feature_axis = int(feature_axis)
         params.dtype = parse_dtype(dtype)
         params.math_mode = parse_math(math)
-        params.num_threads = int(num_threads)
+        for name, value in (("device", device), ("block_size", block_size), ("feature_axis", feature_axis),
+                            ("num_threads", num_threads)):
+            if not -2**31 <= int(value) < 2**31:  # ctypes would wrap it silently
+                raise InvalidArgumentError(Status.INVALID_VALUE, f"{name} = {value} does not fit in int32")
+            setattr(params, name, int(value))
         plan = ctypes.c_void_p()
         check(create(lib, plan, params))
         self._lib = lib

@@ -111,11 +111,6 @@ def as_nf(a64: np.ndarray, axis: int) -> np.ndarray:
     return a64.reshape(a64.shape[0], -1).T
 
 
-def from_nf(m: np.ndarray, axis: int, shape) -> np.ndarray:
-    """Inverse of as_nf: an (N, features) matrix back into an activation of `shape`."""
-    return m.reshape(shape) if axis == 1 else m.T.reshape(shape)
-
-
 def dense64(bsmm, w64: np.ndarray, gate=None) -> np.ndarray:
     """The dense (C, K) float64 weight of blocks w64, each scaled by its gate."""
     if gate is not None:

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 import blocksparse as bs
-from bsref import (BOUNDS, DTYPES, Guarded, as_nf, dense64, fresh_rng, from_nf, plan_kwargs, random,
+from bsref import (BOUNDS, DTYPES, Guarded, as_nf, dense64, fresh_rng, plan_kwargs, random,
                    random_layout, ref_l2, ref_l2_grad, ref_updat, rel_err, to_f64, to_storage)
 
 AXES = [0, 1]

@@ -50,6 +50,7 @@ def test_bad_layout(layout, status, match):
     ({"feature_axis": 2}, Status.INVALID_VALUE, "feature_axis must be 0 or 1"),
     ({"num_threads": -1}, Status.INVALID_VALUE, "num_threads must be >= 0"),
     ({"device": 1}, Status.INVALID_VALUE, "device must be 0 for CPU plans"),
+    ({"block_size": 2**32 + 32}, Status.INVALID_VALUE, "block_size = 4294967328 does not fit in int32"),
     ({"dtype": "float64"}, Status.INVALID_VALUE, "dtype must be one of"),
     ({"dtype": np.int32}, Status.INVALID_VALUE, "dtype must be one of"),
     ({"backend": "tpu"}, Status.INVALID_VALUE, "backend must be one of"),
