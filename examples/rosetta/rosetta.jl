@@ -14,9 +14,9 @@ function rhash(s::UInt32, i::UInt32)
     return x
 end
 
-value(stream, i) = Float32(Int((rhash(SEED * 4 + UInt32(stream), UInt32(i)) >> 8) % 17) - 8) / 8
+value(stream, i) = Float32(Int((rhash(SEED * UInt32(4) + UInt32(stream), UInt32(i)) >> 8) % 17) - 8) / 8
 
-layout = [Int(rhash(SEED * 4, UInt32(c * KB + k)) % 3 == 0 || c % KB == k % CB) for c in 0:CB-1, k in 0:KB-1]
+layout = [Int(rhash(SEED * UInt32(4), UInt32(c * KB + k)) % 3 == 0 || c % KB == k % CB) for c in 0:CB-1, k in 0:KB-1]
 plan = Plan(layout; block_size = B)
 # Flat index j of C's row-major arrays is linear index j+1 of the column-major Julia arrays.
 w = reshape(Float32[value(1, j) for j in 0:prod(weight_size(plan))-1], weight_size(plan))
