@@ -3,10 +3,9 @@
 //! safe API. Enums are plain `i32` constants, not Rust enums, because a later library may return
 //! values this crate does not know (an unknown discriminant in a Rust enum is undefined behaviour).
 #![allow(non_camel_case_types)]
-#![no_std]
-
-use core::ffi::{c_char, c_void};
-use core::marker::{PhantomData, PhantomPinned};
+use std::ffi::c_void;
+use std::marker::{PhantomData, PhantomPinned};
+use std::os::raw::c_char;
 
 pub type bs_status_t = i32;
 pub const BS_STATUS_SUCCESS: bs_status_t = 0;
@@ -195,9 +194,9 @@ mod tests {
 
     #[test]
     fn params_struct_matches_the_library() {
-        assert_eq!(core::mem::size_of::<bsmm_params_t>(), 32);
+        assert_eq!(std::mem::size_of::<bsmm_params_t>(), 32);
         let mut p = bsmm_params_t::default();
-        let st = unsafe { bsmm_params_init(&mut p, core::mem::size_of::<bsmm_params_t>()) };
+        let st = unsafe { bsmm_params_init(&mut p, std::mem::size_of::<bsmm_params_t>()) };
         assert_eq!(st, BS_STATUS_SUCCESS);
         assert_eq!((p.struct_size, p.block_size, p.feature_axis, p.dtype), (32, 32, 1, BS_DTYPE_F32));
         assert!(unsafe { bs_get_version() } > 0);

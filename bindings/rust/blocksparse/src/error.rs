@@ -73,7 +73,8 @@ pub(crate) fn check(status: sys::bs_status_t) -> Result<()> {
     unsafe { sys::bs_get_last_error(std::ptr::null_mut(), 0, &mut need) };
     let mut buf = vec![0u8; need.max(1)];
     unsafe { sys::bs_get_last_error(buf.as_mut_ptr().cast(), buf.len(), std::ptr::null_mut()) };
-    let text = CStr::from_bytes_until_nul(&buf).map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+    let len = buf.iter().position(|&c| c == 0).unwrap_or(buf.len());
+    let text = String::from_utf8_lossy(&buf[..len]).into_owned();
     Err(Error { status: Status(status), message: text })
 }
 
@@ -82,7 +83,7 @@ pub(crate) fn arg_error<T>(status: Status, message: String) -> Result<T> {
     Err(Error { status, message })
 }
 
-pub(crate) fn static_str(p: *const std::ffi::c_char) -> &'static str {
+pub(crate) fn static_str(p: *const std::os::raw::c_char) -> &'static str {
     // The library documents these strings as static and never NULL.
     unsafe { CStr::from_ptr(p) }.to_str().unwrap_or("?")
 }

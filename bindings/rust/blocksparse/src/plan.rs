@@ -237,7 +237,7 @@ impl Plan {
     fn workspace(&self, op: sys::bsmm_op_t, n: i64) -> Result<Vec<u64>> {
         let mut bytes = 0usize;
         check(unsafe { sys::bsmm_get_workspace_size(self.as_raw(), op, n, &mut bytes) })?;
-        Ok(vec![0u64; bytes.div_ceil(8)])
+        Ok(vec![0u64; (bytes + 7) / 8])
     }
 
     fn xprop<T: Element>(
