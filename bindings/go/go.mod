@@ -1,0 +1,3 @@
+module blocksparse
+
+go 1.19
