@@ -29,7 +29,7 @@ test-sanitize:
 	cmake -S . -B $(SANITIZE_DIR) -DCMAKE_BUILD_TYPE=Debug -DBS_SANITIZE=ON -DBS_ENABLE_CUDA=OFF \
 	      -DBS_BUILD_EXAMPLES=OFF -DBS_BUILD_BENCH=OFF $(CMAKE_ARGS)
 	cmake --build $(SANITIZE_DIR) -j $(JOBS)
-	ctest --test-dir $(SANITIZE_DIR) --output-on-failure -L c -j $(JOBS)
+	ctest --test-dir $(SANITIZE_DIR) --output-on-failure -L '^c$$' -j $(JOBS)
 
 demo: deps-python build
 	BLOCKSPARSE_LIBRARY=$(abspath $(BUILD_DIR))/lib/libblocksparse.so PYTHONPATH=$(abspath bindings/python) \
