@@ -7,7 +7,7 @@ JOBS ?= $(shell nproc)
 CMAKE_ARGS ?=
 PYTHON ?= python3
 
-.PHONY: all build configure test test-sanitize demo deps-python install bench clean
+.PHONY: all build configure test test-sanitize demo deps-python install docs abi-check abi-baseline bench clean
 
 all: build
 
@@ -29,14 +29,27 @@ test-sanitize:
 	cmake -S . -B $(SANITIZE_DIR) -DCMAKE_BUILD_TYPE=Debug -DBS_SANITIZE=ON -DBS_ENABLE_CUDA=OFF \
 	      -DBS_BUILD_EXAMPLES=OFF -DBS_BUILD_BENCH=OFF $(CMAKE_ARGS)
 	cmake --build $(SANITIZE_DIR) -j $(JOBS)
-	ctest --test-dir $(SANITIZE_DIR) --output-on-failure -L c -j $(JOBS)
+	ctest --test-dir $(SANITIZE_DIR) --output-on-failure -L '^c$$' -j $(JOBS)
 
 demo: deps-python build
 	BLOCKSPARSE_LIBRARY=$(abspath $(BUILD_DIR))/lib/libblocksparse.so PYTHONPATH=$(abspath bindings/python) \
 	  $(PYTHON) examples/digits/train_digits.py
 
+# Headers, libraries, CMake package and pkg-config file under $(PREFIX) (DESTDIR is honoured).
 install: build
-	cmake --install $(BUILD_DIR)
+	cmake --install $(BUILD_DIR) --prefix $(PREFIX)
+
+# HTML API reference and guide into $(BUILD_DIR)/docs/html; any Doxygen warning fails.
+docs: configure
+	cmake --build $(BUILD_DIR) --target docs
+
+# The public ABI against tests/abi/blocksparse.abi (abigail-tools); abi-baseline records the current
+# ABI there after a deliberate change (docs/abi_versioning.md).
+abi-check:
+	bash tests/abi/abi.sh check . $(BUILD_DIR)/abi
+
+abi-baseline:
+	bash tests/abi/abi.sh baseline . $(BUILD_DIR)/abi
 
 bench: build
 	$(BUILD_DIR)/bench/bench_cpu_bsmm

@@ -134,6 +134,7 @@ BS_API bs_status_t bsmm_create_bsr(bsmm_plan_t* plan, const bsmm_params_t* param
  * @brief Destroys a plan and frees its host and device memory. NULL is a no-op.
  * Must not race with other calls using the same plan; work already enqueued on a stream that
  * reads the plan's tables must have completed (CUDA plans).
+ * @param[in] plan  The plan to destroy, or NULL.
  * @return #BS_STATUS_SUCCESS.
  */
 BS_API bs_status_t bsmm_destroy(bsmm_plan_t plan);
@@ -157,6 +158,9 @@ typedef enum bsmm_attr {
 
 /**
  * @brief Reads one integer property of a plan.
+ * @param[in]  plan   The plan.
+ * @param[in]  attr   The property (#bsmm_attr_t).
+ * @param[out] value  Receives its value.
  * @return #BS_STATUS_SUCCESS, #BS_STATUS_NULL_POINTER, #BS_STATUS_INVALID_VALUE (unknown attr).
  * Thread-safe.
  */
@@ -164,12 +168,17 @@ BS_API bs_status_t bsmm_get_attr(const_bsmm_plan_t plan, bsmm_attr_t attr, int64
 
 /**
  * @brief Shape of the weight tensor: `{nnz, b, b}`.
+ * @param[in]  plan   The plan.
+ * @param[out] shape  Receives `{nnz, b, b}`.
  * @return #BS_STATUS_SUCCESS, #BS_STATUS_NULL_POINTER. Thread-safe.
  */
 BS_API bs_status_t bsmm_get_weight_shape(const_bsmm_plan_t plan, int64_t shape[3]);
 
 /**
  * @brief Shape of the input `x` (and `dx`) for minibatch @p N: `{N, C}` (feature_axis 1) or `{C, N}`.
+ * @param[in]  plan   The plan.
+ * @param[in]  N      Minibatch, >= 0.
+ * @param[out] shape  Receives the two dimensions, outermost first.
  * @return #BS_STATUS_SUCCESS, #BS_STATUS_NULL_POINTER, #BS_STATUS_INVALID_VALUE (N < 0),
  *         #BS_STATUS_OVERFLOW (N*C). Thread-safe.
  */
@@ -177,12 +186,19 @@ BS_API bs_status_t bsmm_get_input_shape(const_bsmm_plan_t plan, int64_t N, int64
 
 /**
  * @brief Shape of the output `y` (and `dy`) for minibatch @p N: `{N, K}` (feature_axis 1) or `{K, N}`.
+ * @param[in]  plan   The plan.
+ * @param[in]  N      Minibatch, >= 0.
+ * @param[out] shape  Receives the two dimensions, outermost first.
  * @return As bsmm_get_input_shape(). Thread-safe.
  */
 BS_API bs_status_t bsmm_get_output_shape(const_bsmm_plan_t plan, int64_t N, int64_t shape[2]);
 
 /**
  * @brief Layout coordinates of weight block @p block: input block @p c, output block @p k.
+ * @param[in]  plan   The plan.
+ * @param[in]  block  Index of the block in W, in `[0, nnz)`.
+ * @param[out] c      Receives its input block (layout row).
+ * @param[out] k      Receives its output block (layout column).
  * @return #BS_STATUS_SUCCESS, #BS_STATUS_NULL_POINTER, #BS_STATUS_INVALID_VALUE (block outside
  *         `[0, nnz)`). Thread-safe.
  */
@@ -190,6 +206,7 @@ BS_API bs_status_t bsmm_block_coord(const_bsmm_plan_t plan, int64_t block, int64
 
 /**
  * @brief Copies the plan's layout as a dense `(CB, KB)` 0/1 byte array.
+ * @param[in]  plan        The plan.
  * @param[out] layout      Host buffer of at least `CB*KB` bytes.
  * @param[in]  layout_len  Its size in bytes.
  * @return #BS_STATUS_SUCCESS, #BS_STATUS_NULL_POINTER, #BS_STATUS_SHAPE_MISMATCH (too small).
@@ -211,6 +228,10 @@ typedef enum bsmm_op {
 /**
  * @brief Workspace bytes that @p op needs on this plan for minibatch @p N (the same size serves any
  * smaller N). The size may be 0; a call with that size accepts a NULL workspace.
+ * @param[in]  plan   The plan.
+ * @param[in]  op     The execute function (#bsmm_op_t).
+ * @param[in]  N      Largest minibatch the workspace will serve, >= 0 (ignored by ops on the weights only).
+ * @param[out] bytes  Receives the size in bytes.
  * @return #BS_STATUS_SUCCESS, #BS_STATUS_NULL_POINTER, #BS_STATUS_INVALID_VALUE (op, N < 0),
  *         #BS_STATUS_OVERFLOW. Thread-safe.
  */
@@ -243,9 +264,19 @@ BS_API bs_status_t bsmm_fprop(const_bsmm_plan_t plan, int64_t N, const void* x, 
 /**
  * @brief Backward product for the input: `dx = alpha·(dy·Wᵀ) + beta·dx` (gated as bsmm_fprop()).
  *
- * @p dy has the output's shape (`(N, K)` or `(K, N)`), @p dx the input's (`(N, C)` or `(C, N)`).
- * Arguments, statuses, thread safety and determinism as bsmm_fprop(); workspace from
- * bsmm_get_workspace_size(#BSMM_OP_BPROP, N).
+ * @param[in]     plan             The plan.
+ * @param[in]     N                Minibatch, >= 0. N = 0 returns at once (pointers may then be NULL).
+ * @param[in]     dy               Gradient of the output, `(N, K)` or `(K, N)`, plan dtype.
+ * @param[in]     w                Weights `(nnz, b, b)`, plan dtype.
+ * @param[in,out] dx               Gradient of the input, `(N, C)` or `(C, N)`, plan dtype. Input
+ *                                 features whose layout row is empty receive `beta·dx`.
+ * @param[in]     alpha, beta      Finite fp32 scales.
+ * @param[in]     gate             Optional (NULL = no gates): nnz fp32 gates.
+ * @param[in]     workspace        Scratch of at least the bytes of bsmm_get_workspace_size(#BSMM_OP_BPROP, N).
+ * @param[in]     workspace_bytes  Its size.
+ * @param[in]     stream           CUDA stream (CUDA plans); ignored by CPU plans.
+ * @return As bsmm_fprop().
+ * Thread-safe for concurrent calls on one plan with distinct outputs and workspaces. Deterministic.
  */
 BS_API bs_status_t bsmm_bprop(const_bsmm_plan_t plan, int64_t N, const void* dy, const void* w, void* dx, float alpha,
                               float beta, const float* gate, void* workspace, size_t workspace_bytes,
@@ -280,8 +311,10 @@ BS_API bs_status_t bsmm_updat(const_bsmm_plan_t plan, int64_t N, int32_t n_pairs
  * @brief Identity initialisation of the weights (the original's `identity_init`): block `i` at
  * `(c, k)` is `scale·I` when `c % KB == k % CB`, and 0 otherwise. On a square layout with its
  * diagonal this makes `x·W = scale·x`.
- * @param[out] w      Weights `(nnz, b, b)`, plan dtype.
- * @param[in]  scale  Finite fp32.
+ * @param[in]  plan    The plan.
+ * @param[out] w       Weights `(nnz, b, b)`, plan dtype.
+ * @param[in]  scale   Finite fp32.
+ * @param[in]  stream  CUDA stream (CUDA plans); ignored by CPU plans.
  * @return #BS_STATUS_SUCCESS, #BS_STATUS_NULL_POINTER, #BS_STATUS_INVALID_VALUE (non-finite scale),
  *         #BS_STATUS_MISALIGNED_POINTER, #BS_STATUS_WRONG_BACKEND, #BS_STATUS_WRONG_DEVICE,
  *         #BS_STATUS_EXECUTION_FAILED. Thread-safe. Deterministic.
@@ -293,11 +326,14 @@ BS_API bs_status_t bsmm_identity_init(const_bsmm_plan_t plan, void* w, float sca
  * output feature `j` (a column of the dense `(C, K)` weight), over all blocks of its block column,
  * `y[:, j] = w[:, j] / sqrt(max(Σ w[:, j]², epsilon))`, times `gain[j]` when a gain is given.
  *
+ * @param[in]  plan             The plan.
  * @param[in]  w                Weights `(nnz, b, b)`, plan dtype.
  * @param[in]  gain             Optional (NULL = none): K fp32 gains.
  * @param[out] y                Normalised weights `(nnz, b, b)`, plan dtype (may equal @p w).
  * @param[in]  epsilon          Finite, >= 0: lower bound of the squared norm.
  * @param[in]  workspace        Scratch of bsmm_get_workspace_size(#BSMM_OP_L2_NORMALIZE) bytes.
+ * @param[in]  workspace_bytes  Its size.
+ * @param[in]  stream           CUDA stream (CUDA plans); ignored by CPU plans.
  * @return As bsmm_identity_init(); #BS_STATUS_WORKSPACE_TOO_SMALL. Thread-safe. Deterministic.
  */
 BS_API bs_status_t bsmm_l2_normalize(const_bsmm_plan_t plan, const void* w, const float* gain, void* y,
@@ -309,12 +345,16 @@ BS_API bs_status_t bsmm_l2_normalize(const_bsmm_plan_t plan, const void* w, cons
  * `dw[:, j] = (u[:, j] - w[:, j]·[Σ w² >= epsilon]·Σ(u[:, j]·w[:, j]) / s_j) / n_j`, and
  * `dgain[j] = Σ dy[:, j]·w[:, j] / n_j`.
  *
- * @param[in]  dy        Gradient of the normalised weights `(nnz, b, b)`, plan dtype.
- * @param[in]  w         The weights that were normalised, plan dtype.
- * @param[in]  gain      Optional (NULL = none): K fp32 gains.
- * @param[out] dw        Gradient of w `(nnz, b, b)`, plan dtype (may equal @p dy).
- * @param[out] dgain     K fp32 gain gradients; required when @p gain is given, must be NULL otherwise.
- * @param[in]  epsilon   As bsmm_l2_normalize().
+ * @param[in]  plan             The plan.
+ * @param[in]  dy               Gradient of the normalised weights `(nnz, b, b)`, plan dtype.
+ * @param[in]  w                The weights that were normalised, plan dtype.
+ * @param[in]  gain             Optional (NULL = none): K fp32 gains.
+ * @param[out] dw               Gradient of w `(nnz, b, b)`, plan dtype (may equal @p dy).
+ * @param[out] dgain            K fp32 gain gradients; required when @p gain is given, must be NULL otherwise.
+ * @param[in]  epsilon          As bsmm_l2_normalize().
+ * @param[in]  workspace        Scratch of bsmm_get_workspace_size(#BSMM_OP_L2_NORMALIZE_GRAD) bytes.
+ * @param[in]  workspace_bytes  Its size.
+ * @param[in]  stream           CUDA stream (CUDA plans); ignored by CPU plans.
  * @return As bsmm_l2_normalize(). Thread-safe. Deterministic.
  */
 BS_API bs_status_t bsmm_l2_normalize_grad(const_bsmm_plan_t plan, const void* dy, const void* w, const float* gain,
