@@ -46,6 +46,7 @@ void run(const bs_sparse_proj_plan_s& p, ProjMode mode, bool to_hidden, int64_t 
          void* out, bs_stream_t stream) {
   ProjArgs args;
   args.mode = mode;
+  args.device = p.device;
   args.dtype = p.dtype;
   args.feature_axis = p.feature_axis;
   args.N = N;
@@ -185,6 +186,7 @@ BS_API bs_status_t bs_sparse_proj_scatter_add_grad(const_bs_sparse_proj_plan_t p
     if (dx && dx != dz) {
       ProjArgs copy;
       copy.mode = ProjMode::kAdd;
+      copy.device = p.device;
       copy.dtype = p.dtype;
       copy.feature_axis = p.feature_axis;
       copy.N = N;

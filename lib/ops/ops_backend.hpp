@@ -187,6 +187,7 @@ enum class ProjMode : int32_t {
 
 struct ProjArgs {
   ProjMode mode = ProjMode::kCopy;
+  int32_t device = 0;  // the plan's device
   int32_t dtype = 0;
   int32_t feature_axis = 0;
   int64_t N = 0;
