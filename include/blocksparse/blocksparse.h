@@ -13,5 +13,11 @@
 #include <blocksparse/bs_types.h>
 #include <blocksparse/bs_core.h>
 #include <blocksparse/bsmm.h>
+#include <blocksparse/layernorm.h>
+#include <blocksparse/bs_ew.h>
+#include <blocksparse/bs_norms.h>
+#include <blocksparse/bs_dropout.h>
+#include <blocksparse/bs_lstm.h>
+#include <blocksparse/bs_sparse_proj.h>
 
 #endif /* BLOCKSPARSE_BLOCKSPARSE_H */

@@ -1,0 +1,233 @@
+// CUDA ops backend: per-channel ops (bias_act, cwise_linear, batch norm), LSTM gates,
+// split4/concat4 and sparse projections.
+#include "kernels/ew/ops_cuda.cuh"
+#include "ops/ew_math.hpp"
+
+namespace bs::ops {
+namespace {
+
+// ---- per-channel ops --------------------------------------------------------------------------
+struct ChannelFwdOp {
+  ChannelArgs a;
+  __device__ void operator()(int64_t e, const float* x, float* y) const {
+    const int64_t c = (e / a.I) % a.C;
+    const Coef k = channel_coef(a, c, a.mean ? a.mean[c] : 0.0f, a.var ? a.var[c] : 0.0f);
+    y[0] = act_fwd(a.act, k.scale * (x[0] + k.pre) + k.post);
+  }
+};
+
+template <typename T>
+struct BnTrainFwd {
+  ChannelArgs a;
+  float inv_m;
+  struct State {
+    float shift;
+    Coef k;
+  };
+  __device__ State init(int64_t c) const { return {ld<T>(a.x, c * a.I), Coef{}}; }
+  __device__ void term(State& s, int64_t e, int64_t, int64_t, float& r1, float& r2) const {
+    const float d = ld<T>(a.x, e) - s.shift;
+    r1 += d;
+    r2 += d * d;
+  }
+  __device__ void finish(State& s, int64_t c, float r1, float r2, bool write) const {
+    const float m = r1 * inv_m;
+    const float mean = s.shift + m, var = fmaxf(r2 * inv_m - m * m, 0.0f);
+    if (write) {
+      a.mean_out[c] = mean;
+      a.var_out[c] = var;
+    }
+    s.k = channel_coef(a, c, mean, var);
+  }
+  __device__ bool apply_pass() const { return true; }
+  __device__ void apply(const State& s, int64_t e, int64_t, int64_t, float, float) const {
+    st<T>(a.out, e, act_fwd(a.act, s.k.scale * (ld<T>(a.x, e) + s.k.pre) + s.k.post));
+  }
+};
+
+template <typename T>
+struct ChannelBwd {
+  ChannelArgs a;
+  float inv_m;
+  struct State {
+    Coef k;
+  };
+  __device__ State init(int64_t c) const {
+    return {channel_coef(a, c, a.mean ? a.mean[c] : 0.0f, a.var ? a.var[c] : 0.0f)};
+  }
+  __device__ void term(State& s, int64_t e, int64_t, int64_t, float& r1, float& r2) const {
+    const float xp = ld<T>(a.x, e) + s.k.pre;
+    const float g = ld<T>(a.dy, e) * act_deriv(a.act, s.k.scale * xp + s.k.post);
+    r1 += g;
+    r2 += g * xp;
+    if (a.mode == ChannelMode::kBackward && a.out) st<T>(a.out, e, s.k.scale * g);
+  }
+  __device__ void finish(State& s, int64_t c, float r1, float r2, bool write) const {
+    if (write) channel_finish(a, c, s.k, r1, r2);
+  }
+  __device__ bool apply_pass() const { return a.mode == ChannelMode::kBnTrainBackward && a.out; }
+  __device__ void apply(const State& s, int64_t e, int64_t, int64_t, float r1, float r2) const {
+    const float xp = ld<T>(a.x, e) + s.k.pre;
+    const float rr = s.k.rstd * s.k.rstd;
+    st<T>(a.out, e, s.k.scale * (ld<T>(a.dy, e) - r1 * inv_m - xp * rr * r2 * inv_m));
+  }
+};
+
+// ---- LSTM ---------------------------------------------------------------------------------------
+template <typename T>
+__global__ void __launch_bounds__(kMapThreads) lstm_kernel(LstmArgs a, bool bprop, bool vec) {
+  const int64_t K = a.K, ppr = (K + 7) / 8;
+  const int64_t stride = static_cast<int64_t>(gridDim.x) * kMapThreads;
+  for (int64_t p = static_cast<int64_t>(blockIdx.x) * kMapThreads + threadIdx.x; p < a.N * ppr; p += stride) {
+    const int64_t n = p / ppr, k0 = (p % ppr) * 8, row = n * K, hrow = n * 4 * K;
+    float c[8], g[4][8];
+    load8_clip<T>(a.c, row + k0, row + K, vec, c);
+    for (int j = 0; j < 4; ++j) {
+      load8_clip<T>(a.h, hrow + j * K + k0, hrow + j * K + K, vec, g[j]);
+      for (int e = 0; e < 8; ++e) g[j][e] += a.bias && k0 + e < K ? a.bias[j * K + k0 + e] : 0.0f;
+    }
+    if (!bprop) {
+      float cn[8], hn[8];
+      for (int e = 0; e < 8; ++e) lstm_fwd(c[e], g[0][e], g[1][e], g[2][e] + a.forget_bias, g[3][e], cn[e], hn[e]);
+      store8_clip<T>(a.c_next, row + k0, row + K, vec, cn);
+      store8_clip<T>(a.h_next, row + k0, row + K, vec, hn);
+      continue;
+    }
+    float dcn[8] = {}, dhn[8] = {}, dc[8], d[4][8];
+    if (a.dc_next) load8_clip<T>(a.dc_next, row + k0, row + K, vec, dcn);
+    if (a.dh_next) load8_clip<T>(a.dh_next, row + k0, row + K, vec, dhn);
+    for (int e = 0; e < 8; ++e)
+      lstm_bwd(c[e], g[0][e], g[1][e], g[2][e] + a.forget_bias, g[3][e], dcn[e], dhn[e], dc[e], d[0][e], d[1][e],
+               d[2][e], d[3][e]);
+    store8_clip<T>(a.dc, row + k0, row + K, vec, dc);
+    for (int j = 0; j < 4; ++j) store8_clip<T>(a.dh, hrow + j * K + k0, hrow + j * K + K, vec, d[j]);
+  }
+}
+
+// Column sums of a typed (O, C) matrix into fp32 (LSTM dbias over the stored dh).
+template <typename T>
+struct ColumnSum {
+  const void* m;
+  float* out;
+  struct State {};
+  __device__ State init(int64_t) const { return {}; }
+  __device__ void term(State&, int64_t e, int64_t, int64_t, float& r1, float&) const { r1 += ld<T>(m, e); }
+  __device__ void finish(State&, int64_t c, float r1, float, bool write) const {
+    if (write) out[c] = r1;
+  }
+  __device__ bool apply_pass() const { return false; }
+  __device__ void apply(const State&, int64_t, int64_t, int64_t, float, float) const {}
+};
+
+// ---- split4 / concat4: bit copies of K-element row pieces -------------------------------------
+template <typename U>
+__global__ void __launch_bounds__(kMapThreads) split4_kernel(Split4Args a, bool vec) {
+  const int64_t K = a.K, ppr = (K + 7) / 8;
+  const int64_t stride = static_cast<int64_t>(gridDim.x) * kMapThreads;
+  for (int64_t p = static_cast<int64_t>(blockIdx.x) * kMapThreads + threadIdx.x; p < a.N * 4 * ppr; p += stride) {
+    const int64_t n = p / (4 * ppr), g = (p / ppr) % 4, k0 = (p % ppr) * 8;
+    const int64_t whole = n * 4 * K + g * K + k0, part = n * K + k0;
+    const U* src = static_cast<const U*>(a.concat ? a.src_parts[g] : a.src_whole) + (a.concat ? part : whole);
+    U* dst = static_cast<U*>(a.concat ? a.dst_whole : a.parts[g]) + (a.concat ? whole : part);
+    if (vec && k0 + 8 <= K) {
+      for (size_t q = 0; q < sizeof(U) * 8 / 16; ++q)
+        reinterpret_cast<uint4*>(dst)[q] = reinterpret_cast<const uint4*>(src)[q];
+    } else {
+      for (int64_t j = 0; j < 8 && k0 + j < K; ++j) dst[j] = src[j];
+    }
+  }
+}
+
+// ---- sparse projections -------------------------------------------------------------------------
+template <typename T>
+__device__ __forceinline__ float proj_combine(const ProjArgs& a, int64_t m, int64_t self_e, int64_t mapped_e) {
+  switch (a.mode) {
+    case ProjMode::kCopy: return m >= 0 ? ld<T>(a.b, mapped_e) : 0.0f;
+    case ProjMode::kAdd: return ld<T>(a.a, self_e) + (m >= 0 ? ld<T>(a.b, mapped_e) : 0.0f);
+    case ProjMode::kMul: return ld<T>(a.a, self_e) * (m >= 0 ? ld<T>(a.b, mapped_e) : 1.0f);
+    default: return ld<T>(a.a, mapped_e) * ld<T>(a.b, mapped_e);
+  }
+}
+
+template <typename T>
+__global__ void __launch_bounds__(kMapThreads) proj_kernel(ProjArgs a) {
+  const int64_t F = a.out_features, N = a.N, total = F * N;
+  const int64_t stride = static_cast<int64_t>(gridDim.x) * kMapThreads;
+  for (int64_t e = static_cast<int64_t>(blockIdx.x) * kMapThreads + threadIdx.x; e < total; e += stride) {
+    // Features first: consecutive threads walk one feature row (coalesced); features last: one sample.
+    const int64_t f = a.feature_axis == 0 ? e / N : e % F, n = a.feature_axis == 0 ? e % N : e / F;
+    const int64_t m = a.map ? a.map[f] : -1;
+    const int64_t mapped = a.feature_axis == 0 ? m * N + n : n * a.in_features + m;
+    st<T>(a.out, e, proj_combine<T>(a, m, e, mapped));
+  }
+}
+
+}  // namespace
+
+void CudaOps::channel(const ChannelArgs& a) const {
+  const int64_t m = a.O * a.I;
+  const float inv_m = m > 0 ? 1.0f / static_cast<float>(m) : 0.0f;
+  dispatch_dtype(a.dtype, [&](auto tag) {
+    using T = decltype(tag);
+    switch (a.mode) {
+      case ChannelMode::kForward: {
+        MapIO io;
+        io.in[0] = a.x;
+        io.out[0] = a.out;
+        launch_map<T, T, 1, 1>(a.O * a.C * a.I, io, ChannelFwdOp{a}, a.stream, "per-channel forward kernel");
+        break;
+      }
+      case ChannelMode::kBnTrainForward:
+        launch_channel_reduce(BnTrainFwd<T>{a, inv_m}, a.O, a.C, a.I, a.stream, "batch norm forward kernel");
+        break;
+      default:
+        launch_channel_reduce(ChannelBwd<T>{a, inv_m}, a.O, a.C, a.I, a.stream, "per-channel backward kernel");
+        break;
+    }
+  });
+}
+
+void CudaOps::lstm_fprop(const LstmArgs& a) const {
+  const bool vec = a.K % 8 == 0 && aligned16(a.c) && aligned16(a.h) && aligned16(a.c_next) && aligned16(a.h_next);
+  dispatch_dtype(a.dtype, [&](auto tag) {
+    lstm_kernel<decltype(tag)>
+        <<<grid_for(a.N * ((a.K + 7) / 8), kMapThreads), kMapThreads, 0, as_stream(a.stream)>>>(a, false, vec);
+  });
+  check_launch("bs_lstm_gates_fprop kernel");
+}
+
+void CudaOps::lstm_bprop(const LstmArgs& a) const {
+  const bool vec = a.K % 8 == 0 && aligned16(a.c) && aligned16(a.h) && aligned16(a.dc) && aligned16(a.dh) &&
+                   (!a.dc_next || aligned16(a.dc_next)) && (!a.dh_next || aligned16(a.dh_next));
+  dispatch_dtype(a.dtype, [&](auto tag) {
+    using T = decltype(tag);
+    if (a.N > 0) {
+      lstm_kernel<T><<<grid_for(a.N * ((a.K + 7) / 8), kMapThreads), kMapThreads, 0, as_stream(a.stream)>>>(a, true,
+                                                                                                          vec);
+      check_launch("bs_lstm_gates_bprop kernel");
+    }
+    if (a.dbias) launch_channel_reduce(ColumnSum<T>{a.dh, a.dbias}, a.N, 4 * a.K, 1, a.stream, "LSTM dbias kernel");
+  });
+}
+
+void CudaOps::split4(const Split4Args& a) const {
+  bool vec = a.K % 8 == 0 && aligned16(a.concat ? a.dst_whole : a.src_whole);
+  for (int g = 0; g < 4; ++g) vec = vec && aligned16(a.concat ? a.src_parts[g] : a.parts[g]);
+  const unsigned grid = grid_for(a.N * 4 * ((a.K + 7) / 8), kMapThreads);
+  if (a.dtype == BS_DTYPE_F32)
+    split4_kernel<uint32_t><<<grid, kMapThreads, 0, as_stream(a.stream)>>>(a, vec);
+  else
+    split4_kernel<uint16_t><<<grid, kMapThreads, 0, as_stream(a.stream)>>>(a, vec);
+  check_launch("bs_split4/bs_concat4 kernel");
+}
+
+void CudaOps::sparse_proj(const ProjArgs& a) const {
+  DeviceGuard guard(a.device);
+  dispatch_dtype(a.dtype, [&](auto tag) {
+    proj_kernel<decltype(tag)>
+        <<<grid_for(a.out_features * a.N, kMapThreads), kMapThreads, 0, as_stream(a.stream)>>>(a);
+  });
+  check_launch("bs_sparse_proj kernel");
+}
+
+}  // namespace bs::ops

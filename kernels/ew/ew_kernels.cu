@@ -1,0 +1,183 @@
+// CUDA ops backend: unary and binary element-wise ops and their gradients, float cast, add_n,
+// dropout. One kernel instantiation per dtype; the op is a uniform run-time switch.
+#include "kernels/ew/ops_cuda.cuh"
+#include "ops/ew_math.hpp"
+
+namespace bs::ops {
+namespace {
+
+struct UnaryOp {
+  int32_t op;
+  float alpha;
+  __device__ void operator()(int64_t, const float* x, float* y) const { y[0] = unary_fwd(op, x[0], alpha); }
+};
+
+struct UnaryGradOp {  // in: dy, x
+  int32_t op;
+  float alpha;
+  __device__ void operator()(int64_t, const float* x, float* y) const {
+    y[0] = x[0] * unary_deriv(op, x[1], alpha);
+  }
+};
+
+struct BinaryOp {
+  int32_t op;
+  __device__ void operator()(int64_t, const float* x, float* y) const { y[0] = binary_fwd(op, x[0], x[1]); }
+};
+
+template <typename T>
+struct BinaryVecOp {  // y is a (cols) vector read through the cache
+  int32_t op;
+  const void* yv;
+  int64_t cols;
+  __device__ void operator()(int64_t i, const float* x, float* y) const {
+    y[0] = binary_fwd(op, x[0], ld<T>(yv, i % cols));
+  }
+};
+
+struct BinaryGradOp {  // in: dz, x, y; out: dx, dy
+  int32_t op;
+  __device__ void operator()(int64_t, const float* x, float* y) const { binary_grad(op, x[1], x[2], x[0], y[0], y[1]); }
+};
+
+struct CopyOp {
+  __device__ void operator()(int64_t, const float* x, float* y) const { y[0] = x[0]; }
+};
+
+// dy of a broadcast vector y: column sums of binary_grad's dy, dx written on the way.
+template <typename T>
+struct BinaryVecGrad {
+  BinaryArgs a;
+  struct State {
+    float y;
+  };
+  __device__ State init(int64_t c) const { return {ld<T>(a.y, c)}; }
+  __device__ void term(State& s, int64_t e, int64_t, int64_t, float& r1, float&) const {
+    float dx, dy;
+    binary_grad(a.op, ld<T>(a.x, e), s.y, ld<T>(a.dz, e), dx, dy);
+    if (a.dx) st<T>(a.dx, e, dx);
+    r1 += dy;
+  }
+  __device__ void finish(State&, int64_t c, float r1, float, bool write) const {
+    if (write && a.dy) st<T>(a.dy, c, r1);
+  }
+  __device__ bool apply_pass() const { return false; }
+  __device__ void apply(const State&, int64_t, int64_t, int64_t, float, float) const {}
+};
+
+template <typename T>
+__global__ void __launch_bounds__(kMapThreads) add_n_kernel(AddNArgs a, bool vec) {
+  const int64_t stride = static_cast<int64_t>(gridDim.x) * kMapThreads;
+  for (int64_t p = static_cast<int64_t>(blockIdx.x) * kMapThreads + threadIdx.x; p * 8 < a.n; p += stride) {
+    const int64_t i = p * 8;
+    float acc[8] = {}, v[8];
+    for (int k = 0; k < a.count; ++k) {
+      load8_clip<T>(a.xs[k], i, a.n, vec, v);
+      for (int j = 0; j < 8; ++j) acc[j] += v[j];
+    }
+    store8_clip<T>(a.y, i, a.n, vec, acc);
+  }
+}
+
+// One thread per 32-element mask word: the word is written by one thread, no atomics.
+template <typename T>
+__global__ void __launch_bounds__(kMapThreads) dropout_kernel(DropoutArgs a, bool vec) {
+  const int64_t words = (a.n + 31) / 32;
+  const int64_t stride = static_cast<int64_t>(gridDim.x) * kMapThreads;
+  for (int64_t w = static_cast<int64_t>(blockIdx.x) * kMapThreads + threadIdx.x; w < words; w += stride) {
+    const uint32_t bits =
+        a.mask_in ? a.mask_in[w] : dropout_mask_word(a.seed, a.offset, a.threshold, static_cast<uint64_t>(w));
+    const int64_t left = a.n - w * 32;
+    if (a.mask_out) a.mask_out[w] = left >= 32 ? bits : bits & ((1u << left) - 1u);
+    if (!a.x) continue;
+    for (int q = 0; q < 4; ++q) {
+      const int64_t i = w * 32 + q * 8;
+      if (i >= a.n) break;
+      float v[8];
+      load8_clip<T>(a.x, i, a.n, vec, v);
+      for (int j = 0; j < 8; ++j) v[j] = (bits >> (q * 8 + j)) & 1u ? v[j] * a.scale : 0.0f;
+      store8_clip<T>(a.y, i, a.n, vec, v);
+    }
+  }
+}
+
+}  // namespace
+
+void CudaOps::ew_unary(const UnaryArgs& a) const {
+  dispatch_dtype(a.dtype, [&](auto tag) {
+    using T = decltype(tag);
+    MapIO io;
+    io.out[0] = a.out;
+    if (a.grad) {
+      io.in[0] = a.dy;
+      io.in[1] = a.x;
+      launch_map<T, T, 2, 1>(a.n, io, UnaryGradOp{a.op, a.alpha}, a.stream, "bs_ew_unary_grad kernel");
+    } else {
+      io.in[0] = a.x;
+      launch_map<T, T, 1, 1>(a.n, io, UnaryOp{a.op, a.alpha}, a.stream, "bs_ew_unary kernel");
+    }
+  });
+}
+
+void CudaOps::ew_binary(const BinaryArgs& a) const {
+  dispatch_dtype(a.dtype, [&](auto tag) {
+    using T = decltype(tag);
+    MapIO io;
+    io.in[0] = a.x;
+    io.out[0] = a.z;
+    if (a.y_vec) {
+      launch_map<T, T, 1, 1>(a.rows * a.cols, io, BinaryVecOp<T>{a.op, a.y, a.cols}, a.stream, "bs_ew_binary kernel");
+    } else {
+      io.in[1] = a.y;
+      launch_map<T, T, 2, 1>(a.rows * a.cols, io, BinaryOp{a.op}, a.stream, "bs_ew_binary kernel");
+    }
+  });
+}
+
+void CudaOps::ew_binary_grad(const BinaryArgs& a) const {
+  dispatch_dtype(a.dtype, [&](auto tag) {
+    using T = decltype(tag);
+    if (a.y_vec) {
+      launch_channel_reduce(BinaryVecGrad<T>{a}, a.rows, a.cols, 1, a.stream, "bs_ew_binary_grad kernel");
+      return;
+    }
+    MapIO io;
+    io.in[0] = a.dz;
+    io.in[1] = a.x;
+    io.in[2] = a.y;
+    io.out[0] = a.dx;
+    io.out[1] = a.dy;
+    launch_map<T, T, 3, 2>(a.rows * a.cols, io, BinaryGradOp{a.op}, a.stream, "bs_ew_binary_grad kernel");
+  });
+}
+
+void CudaOps::float_cast(const CastArgs& a) const {
+  dispatch_dtype(a.src, [&](auto s) {
+    dispatch_dtype(a.dst, [&](auto d) {
+      MapIO io;
+      io.in[0] = a.x;
+      io.out[0] = a.y;
+      launch_map<decltype(s), decltype(d), 1, 1>(a.n, io, CopyOp{}, a.stream, "bs_float_cast kernel");
+    });
+  });
+}
+
+void CudaOps::add_n(const AddNArgs& a) const {
+  bool vec = aligned16(a.y);
+  for (int k = 0; k < a.count; ++k) vec = vec && aligned16(a.xs[k]);
+  dispatch_dtype(a.dtype, [&](auto tag) {
+    add_n_kernel<decltype(tag)><<<grid_for((a.n + 7) / 8, kMapThreads), kMapThreads, 0, as_stream(a.stream)>>>(a, vec);
+  });
+  check_launch("bs_add_n kernel");
+}
+
+void CudaOps::dropout(const DropoutArgs& a) const {
+  const bool vec = (!a.x || aligned16(a.x)) && (!a.y || aligned16(a.y));
+  dispatch_dtype(a.dtype, [&](auto tag) {
+    dropout_kernel<decltype(tag)>
+        <<<grid_for((a.n + 31) / 32, kMapThreads), kMapThreads, 0, as_stream(a.stream)>>>(a, vec);
+  });
+  check_launch("bs_dropout kernel");
+}
+
+}  // namespace bs::ops

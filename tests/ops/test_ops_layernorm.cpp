@@ -1,0 +1,278 @@
+// layernorm_*: forward and backward against a float64 reference, every dtype, both feature axes,
+// segments, fused ReLU, optional gain/bias/statistics, determinism, N = 0 and N = 1.
+#include "ops_test_util.hpp"
+
+namespace opstest {
+namespace {
+
+struct LnCase {
+  int32_t axis, segments, relu;
+  int64_t N, K;
+  bool gain, bias;
+};
+
+struct LnRef {
+  std::vector<double> y, mean, rstd, dx, dgain, dbias;
+  double min_abs_z = INFINITY;  // closest pre-activation to the ReLU kink
+};
+
+// Element (n, k) of a tensor in the case's layout.
+int64_t at(const LnCase& c, int64_t n, int64_t k) { return c.axis == 1 ? n * c.K + k : k * c.N + n; }
+
+LnRef reference(const LnCase& c, const std::vector<double>& x, const std::vector<double>& g,
+                const std::vector<double>& b, const std::vector<double>& dy, double eps) {
+  const int64_t S = c.segments, Ks = c.K / S;
+  LnRef r;
+  r.y.assign(x.size(), 0);
+  r.dx.assign(x.size(), 0);
+  r.mean.assign(S * c.N, 0);
+  r.rstd.assign(S * c.N, 0);
+  r.dgain.assign(c.K, 0);
+  r.dbias.assign(c.K, 0);
+  for (int64_t n = 0; n < c.N; ++n)
+    for (int64_t s = 0; s < S; ++s) {
+      double m = 0, v = 0;
+      for (int64_t k = s * Ks; k < (s + 1) * Ks; ++k) m += x[at(c, n, k)];
+      m /= Ks;
+      for (int64_t k = s * Ks; k < (s + 1) * Ks; ++k) v += (x[at(c, n, k)] - m) * (x[at(c, n, k)] - m);
+      const double rs = 1 / std::sqrt(v / Ks + eps);
+      r.mean[s * c.N + n] = m;
+      r.rstd[s * c.N + n] = rs;
+      double su = 0, sux = 0;
+      std::vector<double> u(Ks), xh(Ks);
+      for (int64_t k = s * Ks; k < (s + 1) * Ks; ++k) {
+        const double xhat = (x[at(c, n, k)] - m) * rs, z = xhat * g[k] + b[k];
+        r.min_abs_z = std::min(r.min_abs_z, std::fabs(z));
+        r.y[at(c, n, k)] = c.relu && z < 0 ? 0 : z;
+        const double d = c.relu && !(z > 0) ? 0 : dy[at(c, n, k)];
+        r.dgain[k] += d * xhat;
+        r.dbias[k] += d;
+        u[k - s * Ks] = d * g[k];
+        xh[k - s * Ks] = xhat;
+        su += d * g[k];
+        sux += d * g[k] * xhat;
+      }
+      for (int64_t k = 0; k < Ks; ++k) r.dx[at(c, n, s * Ks + k)] = rs * (u[k] - su / Ks - xh[k] * sux / Ks);
+    }
+  return r;
+}
+
+class LayerNorm : public OpsTest {
+ protected:
+  layernorm_plan_t make(const LnCase& c, int32_t deterministic = 1) {
+    layernorm_params_t p;
+    EXPECT_EQ(LAYERNORM_PARAMS_INIT(&p), BS_STATUS_SUCCESS);
+    p.backend = be();
+    p.dtype = dt();
+    p.feature_axis = c.axis;
+    p.segments = c.segments;
+    p.K = c.K;
+    p.relu = c.relu;
+    p.epsilon = 1e-5f;
+    p.deterministic = deterministic;
+    layernorm_plan_t plan = nullptr;
+    EXPECT_EQ(layernorm_create(&plan, &p), BS_STATUS_SUCCESS);
+    return plan;
+  }
+
+  void run_case(const LnCase& c) {
+    SCOPED_TRACE(::testing::Message() << "axis " << c.axis << " S " << c.segments << " relu " << c.relu << " N "
+                                      << c.N << " K " << c.K << " gain " << c.gain << " bias " << c.bias);
+    layernorm_plan_t plan = make(c);
+    ASSERT_NE(plan, nullptr);
+    const size_t n = static_cast<size_t>(c.N * c.K), ns = static_cast<size_t>(c.N * c.segments);
+    // A mean far from 0 checks the variance is not computed as E[x²]-E[x]² naively.
+    const auto dy = rnd(n);
+    const auto g = c.gain ? rnd_f32(c.K, 0.5, 1.5) : std::vector<double>(c.K, 1.0);
+    const auto b = c.bias ? rnd_f32(c.K, -0.5, 0.5) : std::vector<double>(c.K, 0.0);
+    // With ReLU, fp32 statistics may put a pre-activation within ~1e-6 of 0 on the other side of
+    // the kink than float64 does: draw x again until no element is that close.
+    std::vector<double> x;
+    LnRef r;
+    for (int tries = 0; tries < 100; ++tries) {
+      x = rnd(n, 2.0, 4.0);
+      r = reference(c, x, g, b, dy, 1e-5);
+      if (!c.relu || r.min_abs_z > 1e-4) break;
+    }
+    auto bx = in(x), bdy = in(dy), bg = in_f32(g), bb = in_f32(b);
+    auto by = out(n), bdx = out(n), bm = out_f32(ns), brs = out_f32(ns), bdg = out_f32(c.K), bdb = out_f32(c.K);
+    size_t wf = 0, wb = 0;
+    BS_OK(layernorm_get_workspace_size(plan, LAYERNORM_OP_FPROP, c.N, &wf));
+    BS_OK(layernorm_get_workspace_size(plan, LAYERNORM_OP_BPROP, c.N, &wb));
+    Buf ws(be(), std::max(wf, wb));
+    const float* gp = c.gain ? bg->f32() : nullptr;
+    const float* bp = c.bias ? bb->f32() : nullptr;
+    BS_OK(layernorm_fprop(plan, c.N, bx->ptr(), gp, bp, by->ptr(), bm->f32(), brs->f32(), ws.ptr(), wf, nullptr));
+    OPS_EXPECT_CLOSE(*by, dt(), r.y, 4 * tol(dt()));
+    OPS_EXPECT_CLOSE(*bm, BS_DTYPE_F32, r.mean, 1e-5);
+    OPS_EXPECT_CLOSE(*brs, BS_DTYPE_F32, r.rstd, 1e-4);
+    BS_OK(layernorm_bprop(plan, c.N, bdy->ptr(), bx->ptr(), gp, bp, bm->f32(), brs->f32(), bdx->ptr(), bdg->f32(),
+                          bdb->f32(), ws.ptr(), wb, nullptr));
+    // The backward runs on the rounded x, and for 16-bit types the ReLU mask of the rounded y may
+    // differ from float64 at z ≈ 0: the bound for dx allows a few such flips.
+    OPS_EXPECT_CLOSE(*bdx, dt(), r.dx, (dt() == BS_DTYPE_F32 ? 1e-4 : 2e-2));
+    OPS_EXPECT_CLOSE(*bdg, BS_DTYPE_F32, r.dgain, dt() == BS_DTYPE_F32 ? 1e-4 : 1e-2);
+    OPS_EXPECT_CLOSE(*bdb, BS_DTYPE_F32, r.dbias, dt() == BS_DTYPE_F32 ? 1e-5 : 1e-2);
+    // Deterministic plan: a second backward gives bitwise the same parameter gradients.
+    auto bdg2 = out_f32(c.K), bdb2 = out_f32(c.K), bdx2 = out(n);
+    BS_OK(layernorm_bprop(plan, c.N, bdy->ptr(), bx->ptr(), gp, bp, bm->f32(), brs->f32(), bdx2->ptr(), bdg2->f32(),
+                          bdb2->f32(), ws.ptr(), wb, nullptr));
+    EXPECT_EQ(bdg->download(), bdg2->download());
+    EXPECT_EQ(bdb->download(), bdb2->download());
+    EXPECT_EQ(bdx->download(), bdx2->download());
+    // Forward without saved statistics gives the same y; backward without dgain/dbias the same dx.
+    auto by2 = out(n), bdx3 = out(n);
+    BS_OK(layernorm_fprop(plan, c.N, bx->ptr(), gp, bp, by2->ptr(), nullptr, nullptr, ws.ptr(), wf, nullptr));
+    EXPECT_EQ(by->download(), by2->download());
+    BS_OK(layernorm_bprop(plan, c.N, bdy->ptr(), bx->ptr(), gp, bp, bm->f32(), brs->f32(), bdx3->ptr(), nullptr,
+                          nullptr, ws.ptr(), wb, nullptr));
+    EXPECT_EQ(bdx->download(), bdx3->download());
+    BS_OK(layernorm_destroy(plan));
+  }
+};
+
+TEST_P(LayerNorm, FeaturesLast) {
+  for (int32_t relu : {0, 1})
+    for (int32_t S : {1, 4}) run_case({1, S, relu, 37, 256, true, true});
+  run_case({1, 1, 0, 1, 1000, true, false});   // N = 1, K not a multiple of the vector width
+  run_case({1, 2, 0, 5, 6, false, true});      // tiny segments
+  run_case({1, 1, 1, 64, 4096, true, true});   // the usual width
+  run_case({1, 1, 0, 3, 20000, false, false}); // wider than one CUDA block holds in registers
+}
+
+TEST_P(LayerNorm, FeaturesFirst) {
+  for (int32_t relu : {0, 1})
+    for (int32_t S : {1, 4}) run_case({0, S, relu, 37, 256, true, true});
+  run_case({0, 1, 0, 1, 100, true, false});
+  run_case({0, 1, 0, 300, 64, false, true});
+  run_case({0, 2, 1, 129, 6, true, true});
+}
+
+TEST_P(LayerNorm, ZeroBatchAndNonDeterministicMode) {
+  const LnCase c{1, 1, 0, 0, 64, true, true};
+  layernorm_plan_t plan = make(c);
+  auto bdg = out_f32(64), bdb = out_f32(64);
+  size_t wb = 0;
+  BS_OK(layernorm_get_workspace_size(plan, LAYERNORM_OP_BPROP, 0, &wb));
+  Buf ws(be(), wb);
+  BS_OK(layernorm_fprop(plan, 0, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, 0, nullptr));
+  BS_OK(layernorm_bprop(plan, 0, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, bdg->f32(),
+                        bdb->f32(), ws.ptr(), wb, nullptr));
+  OPS_EXPECT_CLOSE(*bdg, BS_DTYPE_F32, std::vector<double>(64, 0.0), 0.0);
+  OPS_EXPECT_CLOSE(*bdb, BS_DTYPE_F32, std::vector<double>(64, 0.0), 0.0);
+  BS_OK(layernorm_destroy(plan));
+
+  // deterministic = 0 may use atomics on CUDA: still correct to fp32 rounding.
+  const LnCase c2{1, 1, 0, 300, 512, true, true};
+  plan = make(c2, 0);
+  const auto x = rnd(300 * 512), dy = rnd(300 * 512), g = rnd_f32(512, 0.5, 1.5), b = rnd_f32(512);
+  const LnRef r = reference(c2, x, g, b, dy, 1e-5);
+  auto bx = in(x), bdy = in(dy), bg = in_f32(g), bb = in_f32(b), by = out(x.size()), bm = out_f32(300),
+       brs = out_f32(300), bdx = out(x.size()), bdg2 = out_f32(512), bdb2 = out_f32(512);
+  size_t wf = 0;
+  BS_OK(layernorm_get_workspace_size(plan, LAYERNORM_OP_FPROP, 300, &wf));
+  BS_OK(layernorm_get_workspace_size(plan, LAYERNORM_OP_BPROP, 300, &wb));
+  Buf ws2(be(), std::max(wf, wb));
+  BS_OK(layernorm_fprop(plan, 300, bx->ptr(), bg->f32(), bb->f32(), by->ptr(), bm->f32(), brs->f32(), ws2.ptr(), wf,
+                        nullptr));
+  BS_OK(layernorm_bprop(plan, 300, bdy->ptr(), bx->ptr(), bg->f32(), bb->f32(), bm->f32(), brs->f32(), bdx->ptr(),
+                        bdg2->f32(), bdb2->f32(), ws2.ptr(), wb, nullptr));
+  OPS_EXPECT_CLOSE(*bdg2, BS_DTYPE_F32, r.dgain, dt() == BS_DTYPE_F32 ? 1e-4 : 1e-2);
+  OPS_EXPECT_CLOSE(*bdb2, BS_DTYPE_F32, r.dbias, dt() == BS_DTYPE_F32 ? 1e-5 : 1e-2);
+  BS_OK(layernorm_destroy(plan));
+}
+
+TEST_P(LayerNorm, BadInputWritesNothing) {
+  layernorm_params_t p;
+  BS_OK(LAYERNORM_PARAMS_INIT(&p));
+  p.backend = be();
+  p.dtype = dt();
+  layernorm_plan_t plan = nullptr;
+  EXPECT_EQ(layernorm_create(&plan, &p), BS_STATUS_INVALID_VALUE);  // K unset
+  p.K = 12;
+  p.segments = 5;
+  EXPECT_EQ(layernorm_create(&plan, &p), BS_STATUS_INVALID_VALUE);
+  p.segments = 3;
+  p.epsilon = -1;
+  EXPECT_EQ(layernorm_create(&plan, &p), BS_STATUS_INVALID_VALUE);
+  p.epsilon = NAN;
+  EXPECT_EQ(layernorm_create(&plan, &p), BS_STATUS_INVALID_VALUE);
+  p.epsilon = 1e-5f;
+  p.feature_axis = 2;
+  EXPECT_EQ(layernorm_create(&plan, &p), BS_STATUS_INVALID_VALUE);
+  p.feature_axis = 1;
+  p.relu = 2;
+  EXPECT_EQ(layernorm_create(&plan, &p), BS_STATUS_INVALID_VALUE);
+  p.relu = 0;
+  p.dtype = 9;
+  EXPECT_EQ(layernorm_create(&plan, &p), BS_STATUS_INVALID_VALUE);
+  p.dtype = dt();
+  p.struct_size = 3;
+  EXPECT_EQ(layernorm_create(&plan, &p), BS_STATUS_STRUCT_SIZE_MISMATCH);
+  EXPECT_EQ(layernorm_params_init(&p, 3), BS_STATUS_STRUCT_SIZE_MISMATCH);
+  EXPECT_EQ(layernorm_params_init(nullptr, sizeof p), BS_STATUS_NULL_POINTER);
+  BS_OK(LAYERNORM_PARAMS_INIT(&p));
+  p.backend = be();
+  p.dtype = dt();
+  p.K = 12;
+  p.segments = 3;
+  EXPECT_EQ(layernorm_create(nullptr, &p), BS_STATUS_NULL_POINTER);
+  EXPECT_EQ(layernorm_create(&plan, nullptr), BS_STATUS_NULL_POINTER);
+  EXPECT_EQ(plan, nullptr);
+  BS_OK(layernorm_create(&plan, &p));
+  BS_OK(layernorm_destroy(nullptr));
+
+  const int64_t N = 8;
+  auto bx = in(rnd(N * 12)), bm = out_f32(3 * N), brs = out_f32(3 * N), by = out(N * 12), bdx = out(N * 12),
+       bdg = out_f32(12);
+  size_t wf = 0, wb = 0;
+  BS_OK(layernorm_get_workspace_size(plan, LAYERNORM_OP_FPROP, N, &wf));
+  BS_OK(layernorm_get_workspace_size(plan, LAYERNORM_OP_BPROP, N, &wb));
+  EXPECT_EQ(layernorm_get_workspace_size(plan, static_cast<layernorm_op_t>(7), N, &wb), BS_STATUS_INVALID_VALUE);
+  EXPECT_EQ(layernorm_get_workspace_size(plan, LAYERNORM_OP_BPROP, -1, &wb), BS_STATUS_INVALID_VALUE);
+  EXPECT_EQ(layernorm_get_workspace_size(nullptr, LAYERNORM_OP_BPROP, N, &wb), BS_STATUS_NULL_POINTER);
+  EXPECT_EQ(layernorm_get_workspace_size(plan, LAYERNORM_OP_BPROP, INT64_MAX / 4, &wb), BS_STATUS_OVERFLOW);
+  Buf ws(be(), std::max<size_t>(std::max(wf, wb), 16));
+  void* y = by->ptr();
+  float *m = bm->f32(), *rs = brs->f32();
+  EXPECT_EQ(layernorm_fprop(nullptr, N, bx->ptr(), nullptr, nullptr, y, m, rs, ws.ptr(), wf, nullptr),
+            BS_STATUS_NULL_POINTER);
+  EXPECT_EQ(layernorm_fprop(plan, N, nullptr, nullptr, nullptr, y, m, rs, ws.ptr(), wf, nullptr),
+            BS_STATUS_NULL_POINTER);
+  EXPECT_EQ(layernorm_fprop(plan, N, bx->ptr(), nullptr, nullptr, y, m, nullptr, ws.ptr(), wf, nullptr),
+            BS_STATUS_NULL_POINTER);
+  EXPECT_EQ(layernorm_fprop(plan, -3, bx->ptr(), nullptr, nullptr, y, m, rs, ws.ptr(), wf, nullptr),
+            BS_STATUS_INVALID_VALUE);
+  EXPECT_EQ(layernorm_fprop(plan, INT64_MAX / 2, bx->ptr(), nullptr, nullptr, y, m, rs, ws.ptr(), wf, nullptr),
+            BS_STATUS_OVERFLOW);
+  EXPECT_EQ(layernorm_fprop(plan, N, static_cast<char*>(bx->ptr()) + 1, nullptr, nullptr, y, m, rs, ws.ptr(), wf,
+                            nullptr),
+            BS_STATUS_MISALIGNED_POINTER);
+  EXPECT_EQ(layernorm_bprop(plan, N, bx->ptr(), bx->ptr(), nullptr, nullptr, nullptr, rs, bdx->ptr(), bdg->f32(),
+                            nullptr, ws.ptr(), wb, nullptr),
+            BS_STATUS_NULL_POINTER);
+  if (wb > 0) {
+    EXPECT_EQ(layernorm_bprop(plan, N, bx->ptr(), bx->ptr(), nullptr, nullptr, m, rs, bdx->ptr(), bdg->f32(), nullptr,
+                              ws.ptr(), wb - 1, nullptr),
+              BS_STATUS_WORKSPACE_TOO_SMALL);
+  }
+  if (be() == BS_BACKEND_CUDA) {  // host memory given to a CUDA plan
+    std::vector<uint8_t> host(N * 12 * 4);
+    EXPECT_EQ(layernorm_fprop(plan, N, host.data(), nullptr, nullptr, y, m, rs, ws.ptr(), wf, nullptr),
+              BS_STATUS_WRONG_BACKEND);
+  }
+  EXPECT_TRUE(by->untouched());
+  EXPECT_TRUE(bm->untouched());
+  EXPECT_TRUE(brs->untouched());
+  EXPECT_TRUE(bdx->untouched());
+  EXPECT_TRUE(bdg->untouched());
+  char msg[256];
+  BS_OK(bs_get_last_error(msg, sizeof msg, nullptr));
+  EXPECT_NE(std::string(msg).find("layernorm_"), std::string::npos) << msg;
+  BS_OK(layernorm_destroy(plan));
+}
+
+OPS_INSTANTIATE(LayerNorm);
+
+}  // namespace
+}  // namespace opstest
