@@ -32,6 +32,8 @@ double relative_error(const std::vector<double>& out, const std::vector<double>&
   const std::vector<double> v = out.values();
   size_t worst = 0;
   for (size_t i = 0; i < v.size(); ++i) {
+    if (!std::isfinite(ref[i]))
+      return ::testing::AssertionFailure() << what << ": reference element " << i << " is " << ref[i] << " (test bug)";
     if (!std::isfinite(v[i]))
       return ::testing::AssertionFailure() << what << ": element " << i << " is " << v[i] << " (reference " << ref[i]
                                            << "): not written, or not finite";

@@ -152,8 +152,8 @@ L2Grad ref_l2_normalize_grad(const RefGeometry& g, const Vec& dy, const Vec& w, 
       }
   if (gain) {
     out.dgain.resize(at(K));
-    for (int64_t j = 0; j < K; ++j)
-      out.dgain[at(j)] = sum_dyw[at(j)] / std::sqrt(std::max(sumsq[at(j)], epsilon));
+    for (int64_t j = 0; j < K; ++j)  // a feature without blocks has an empty sum: its gain gradient is 0
+      out.dgain[at(j)] = g.layout.col_empty(j / b) ? 0.0 : sum_dyw[at(j)] / std::sqrt(std::max(sumsq[at(j)], epsilon));
   }
   return out;
 }

@@ -48,7 +48,7 @@ struct L2Grad {
   Vec dw;
   Vec dgain;  // empty without gain
 };
-// The gradient exactly as bsmm.h documents it.
+// The gradient exactly as bsmm.h documents it (dgain of a feature without blocks: 0, an empty sum).
 L2Grad ref_l2_normalize_grad(const RefGeometry& g, const Vec& dy, const Vec& w, const Vec* gain, double epsilon);
 // Σ_j of w[:, j]² per output feature (K entries): lets tests keep epsilon away from the switch.
 Vec ref_column_sumsq(const RefGeometry& g, const Vec& w);
