@@ -20,6 +20,11 @@ namespace bs_test {
   return ::testing::AssertionSuccess();
 }
 
+::testing::AssertionResult succeeded(bs_status_t got) {
+  if (got == BS_STATUS_SUCCESS) return ::testing::AssertionSuccess();
+  return ::testing::AssertionFailure() << "returned " << bs_status_name(got) << ": " << last_error();
+}
+
 Untouched::Untouched(std::initializer_list<const TestBuffer*> buffers) : buffers_(buffers) {
   for (const TestBuffer* b : buffers_) before_.push_back(b->snapshot());
 }

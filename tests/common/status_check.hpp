@@ -16,19 +16,15 @@ namespace bs_test {
 // `function` and something after it.
 ::testing::AssertionResult failed_as(bs_status_t got, bs_status_t want, const char* function);
 
-// Clears the last error, evaluates `call` (a bs_status_t expression) and checks it with failed_as.
-#define EXPECT_BS_FAIL(want, function, call)                                         \
-  do {                                                                               \
-    bs_clear_last_error();                                                           \
-    EXPECT_TRUE(::bs_test::failed_as((call), (want), (function))) << "call: " #call; \
-  } while (0)
+// Success when `got` is BS_STATUS_SUCCESS; otherwise names the status and the last error.
+::testing::AssertionResult succeeded(bs_status_t got);
 
-#define EXPECT_BS_OK(call)                                                                          \
-  do {                                                                                              \
-    const bs_status_t bs_st_ = (call);                                                              \
-    EXPECT_EQ(bs_st_, BS_STATUS_SUCCESS) << bs_status_name(bs_st_) << ": " << ::bs_test::last_error() \
-                                         << "\n  call: " #call;                                     \
-  } while (0)
+// Clears the last error, evaluates `call` (a bs_status_t expression) and checks it with failed_as.
+// Both macros take further context with <<, like EXPECT_TRUE.
+#define EXPECT_BS_FAIL(want, function, call) \
+  EXPECT_TRUE(::bs_test::failed_as((bs_clear_last_error(), (call)), (want), (function))) << "call: " #call "\n"
+
+#define EXPECT_BS_OK(call) EXPECT_TRUE(::bs_test::succeeded(call)) << "call: " #call "\n"
 
 // Remembers the bytes (contents and guards) of some buffers; unchanged() checks them again.
 class Untouched {
