@@ -200,7 +200,8 @@ BS_API bs_status_t bsmm_get_attr(const_bsmm_plan_t plan, bsmm_attr_t attr, int64
     const bsmm_plan_s& p = plan_ref(plan);
     check_not_null(value, "value");
     const BsmmConfig& c = p.config;
-    switch (attr) {
+    const int32_t a = enum_arg(attr);
+    switch (a) {
       case BSMM_ATTR_C: *value = c.C; break;
       case BSMM_ATTR_K: *value = c.K; break;
       case BSMM_ATTR_CB: *value = p.layout.CB; break;
@@ -213,7 +214,7 @@ BS_API bs_status_t bsmm_get_attr(const_bsmm_plan_t plan, bsmm_attr_t attr, int64
       case BSMM_ATTR_DEVICE: *value = c.device; break;
       case BSMM_ATTR_MATH_MODE: *value = c.math_mode; break;
       case BSMM_ATTR_NUM_THREADS: *value = p.backend->num_threads(); break;
-      default: fail(BS_STATUS_INVALID_VALUE, "attr is not a bsmm_attr_t (got ", static_cast<int>(attr), ")");
+      default: fail(BS_STATUS_INVALID_VALUE, "attr is not a bsmm_attr_t (got ", a, ")");
     }
   });
 }
@@ -276,9 +277,10 @@ BS_API bs_status_t bsmm_get_workspace_size(const_bsmm_plan_t plan, bsmm_op_t op,
     const bsmm_plan_s& p = plan_ref(plan);
     check_not_null(bytes, "bytes");
     check_N(N);
-    if (op < BSMM_OP_FPROP || op > BSMM_OP_IDENTITY_INIT)
-      fail(BS_STATUS_INVALID_VALUE, "op is not a bsmm_op_t (got ", static_cast<int>(op), ")");
-    *bytes = p.backend->workspace_size(op, N);
+    const int32_t o = enum_arg(op);
+    if (o < BSMM_OP_FPROP || o > BSMM_OP_IDENTITY_INIT)
+      fail(BS_STATUS_INVALID_VALUE, "op is not a bsmm_op_t (got ", o, ")");
+    *bytes = p.backend->workspace_size(static_cast<bsmm_op_t>(o), N);
   });
 }
 
