@@ -22,8 +22,9 @@ inline double fp32_error_bound() { return 2e-6; }
 
 double relative_error(const std::vector<double>& out, const std::vector<double>& ref);
 
-// Success when every element of `out` is finite and the relative error is at most `bound`; the
-// failure message names `what`, the error, the bound and the element furthest off.
+// Success when every element of `out` is finite, the relative error is at most `bound` and, for
+// 16-bit outputs, nearly every element equals the reference rounded to nearest even; the failure
+// message names `what`, the error, the bound and the element furthest off.
 ::testing::AssertionResult near_reference(const std::string& what, const HostTensor& out,
                                           const std::vector<double>& ref, double bound);
 
