@@ -18,9 +18,9 @@ namespace {
 void cuda_check(cudaError_t e, const char* what) {
   if (e != cudaSuccess) throw std::runtime_error(std::string(what) + ": " + cudaGetErrorString(e));
 }
-#endif
-
+#else
 [[noreturn]] void no_cuda() { throw std::runtime_error("TestBuffer: this test build has no CUDA support"); }
+#endif
 
 }  // namespace
 
