@@ -84,9 +84,17 @@ void check_workspace(const bsmm_plan_s& p, bsmm_op_t op, int64_t N, const void* 
   }
 }
 
+// A non-NULL tensor pointer: aligned to its element size (bsmm.h; the CPU kernels load whole
+// elements), then the backend's own rules (memory kind, device, stricter alignment).
+void check_data(const bsmm_plan_s& p, const void* ptr, size_t elem_bytes, const char* name) {
+  check_aligned(ptr, elem_bytes, name);
+  p.backend->check_tensor(ptr, name);
+}
+
+// A tensor of the plan's dtype (x, y, W and their gradients).
 void check_tensor(const bsmm_plan_s& p, const void* ptr, const char* name) {
   check_not_null(ptr, name);
-  p.backend->check_tensor(ptr, name);
+  check_data(p, ptr, dtype_bytes(p.config.dtype), name);
 }
 
 void xprop(bool bprop, const_bsmm_plan_t plan, int64_t N, const void* in, const void* w, void* out, float alpha,
@@ -103,7 +111,7 @@ void xprop(bool bprop, const_bsmm_plan_t plan, int64_t N, const void* in, const 
   check_tensor(p, in, in_name);
   check_tensor(p, w, "w");
   check_tensor(p, out, out_name);
-  if (gate) p.backend->check_tensor(gate, "gate");
+  if (gate) check_data(p, gate, sizeof(float), "gate");
   check_workspace(p, bprop ? BSMM_OP_BPROP : BSMM_OP_FPROP, N, ws, ws_bytes);
   BsmmXpropArgs a;
   a.bprop = bprop;
@@ -126,10 +134,10 @@ void l2_normalize(bool grad, const_bsmm_plan_t plan, const void* in, const void*
   check_tensor(p, in, grad ? "dy" : "w");
   if (grad) check_tensor(p, w, "w");
   check_tensor(p, out, grad ? "dw" : "y");
-  if (gain) p.backend->check_tensor(gain, "gain");
+  if (gain) check_data(p, gain, sizeof(float), "gain");
   if (grad && gain && !dgain) fail(BS_STATUS_NULL_POINTER, "dgain is NULL but a gain is given");
   if (grad && !gain && dgain) fail(BS_STATUS_INVALID_VALUE, "dgain must be NULL when no gain is given");
-  if (dgain) p.backend->check_tensor(dgain, "dgain");
+  if (dgain) check_data(p, dgain, sizeof(float), "dgain");
   check_finite(epsilon, "epsilon");
   if (epsilon < 0.0f) fail(BS_STATUS_INVALID_VALUE, "epsilon must be >= 0 (got ", epsilon, ")");
   check_workspace(p, grad ? BSMM_OP_L2_NORMALIZE_GRAD : BSMM_OP_L2_NORMALIZE, 0, ws, ws_bytes);
@@ -200,7 +208,8 @@ BS_API bs_status_t bsmm_get_attr(const_bsmm_plan_t plan, bsmm_attr_t attr, int64
     const bsmm_plan_s& p = plan_ref(plan);
     check_not_null(value, "value");
     const BsmmConfig& c = p.config;
-    switch (attr) {
+    const int32_t a = enum_arg(attr);
+    switch (a) {
       case BSMM_ATTR_C: *value = c.C; break;
       case BSMM_ATTR_K: *value = c.K; break;
       case BSMM_ATTR_CB: *value = p.layout.CB; break;
@@ -213,7 +222,7 @@ BS_API bs_status_t bsmm_get_attr(const_bsmm_plan_t plan, bsmm_attr_t attr, int64
       case BSMM_ATTR_DEVICE: *value = c.device; break;
       case BSMM_ATTR_MATH_MODE: *value = c.math_mode; break;
       case BSMM_ATTR_NUM_THREADS: *value = p.backend->num_threads(); break;
-      default: fail(BS_STATUS_INVALID_VALUE, "attr is not a bsmm_attr_t (got ", static_cast<int>(attr), ")");
+      default: fail(BS_STATUS_INVALID_VALUE, "attr is not a bsmm_attr_t (got ", a, ")");
     }
   });
 }
@@ -276,9 +285,10 @@ BS_API bs_status_t bsmm_get_workspace_size(const_bsmm_plan_t plan, bsmm_op_t op,
     const bsmm_plan_s& p = plan_ref(plan);
     check_not_null(bytes, "bytes");
     check_N(N);
-    if (op < BSMM_OP_FPROP || op > BSMM_OP_IDENTITY_INIT)
-      fail(BS_STATUS_INVALID_VALUE, "op is not a bsmm_op_t (got ", static_cast<int>(op), ")");
-    *bytes = p.backend->workspace_size(op, N);
+    const int32_t o = enum_arg(op);
+    if (o < BSMM_OP_FPROP || o > BSMM_OP_IDENTITY_INIT)
+      fail(BS_STATUS_INVALID_VALUE, "op is not a bsmm_op_t (got ", o, ")");
+    *bytes = p.backend->workspace_size(static_cast<bsmm_op_t>(o), N);
   });
 }
 
@@ -310,15 +320,15 @@ BS_API bs_status_t bsmm_updat(const_bsmm_plan_t plan, int64_t N, int32_t n_pairs
     check_finite(alpha, "alpha");
     check_finite(beta, "beta");
     check_tensor(p, dw, "dw");
-    if (gate) p.backend->check_tensor(gate, "gate");
+    if (gate) check_data(p, gate, sizeof(float), "gate");
     if (N > 0) {
       check_not_null(x, "x");
       check_not_null(dy, "dy");
       for (int32_t i = 0; i < n_pairs; ++i) {
         if (!x[i]) fail(BS_STATUS_NULL_POINTER, "x[", i, "] is NULL");
         if (!dy[i]) fail(BS_STATUS_NULL_POINTER, "dy[", i, "] is NULL");
-        p.backend->check_tensor(x[i], "x[i]");
-        p.backend->check_tensor(dy[i], "dy[i]");
+        check_data(p, x[i], dtype_bytes(p.config.dtype), "x[i]");
+        check_data(p, dy[i], dtype_bytes(p.config.dtype), "dy[i]");
       }
     }
     check_workspace(p, BSMM_OP_UPDAT, N, workspace, workspace_bytes);

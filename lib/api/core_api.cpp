@@ -22,9 +22,9 @@ BS_API const char* bs_get_version_string(void) { return BS_VERSION_STRING; }
 
 BS_API const char* bs_get_build_info(void) { return bs::build_info_text(); }
 
-BS_API const char* bs_status_name(bs_status_t status) { return bs::status_name(status); }
+BS_API const char* bs_status_name(bs_status_t status) { return bs::status_name(bs::enum_arg(status)); }
 
-BS_API const char* bs_status_description(bs_status_t status) { return bs::status_description(status); }
+BS_API const char* bs_status_description(bs_status_t status) { return bs::status_description(bs::enum_arg(status)); }
 
 BS_API bs_status_t bs_get_last_error(char* buf, size_t buf_bytes, size_t* msg_bytes) {
   // Reports its own misuse by status only, so that the message being read stays intact.
@@ -49,15 +49,17 @@ BS_API bs_status_t bs_clear_last_error(void) {
 BS_API bs_status_t bs_dtype_size(bs_dtype_t dtype, size_t* bytes) {
   return bs::translate(__func__, [&] {
     bs::check_not_null(bytes, "bytes");
-    bs::check_dtype(dtype, "dtype");
-    *bytes = bs::dtype_bytes(dtype);
+    const int32_t d = bs::enum_arg(dtype);
+    bs::check_dtype(d, "dtype");
+    *bytes = bs::dtype_bytes(d);
   });
 }
 
 BS_API bs_status_t bs_get_device_count(bs_backend_t backend, int32_t* count) {
   return bs::translate(__func__, [&] {
     bs::check_not_null(count, "count");
-    switch (backend) {
+    const int32_t b = bs::enum_arg(backend);
+    switch (b) {
       case BS_BACKEND_CPU: *count = 1; return;
       case BS_BACKEND_CUDA:
 #if defined(BS_WITH_CUDA)
@@ -66,7 +68,7 @@ BS_API bs_status_t bs_get_device_count(bs_backend_t backend, int32_t* count) {
         *count = 0;
 #endif
         return;
-      default: bs::fail(BS_STATUS_INVALID_VALUE, "backend is not a bs_backend_t (got ", static_cast<int>(backend), ")");
+      default: bs::fail(BS_STATUS_INVALID_VALUE, "backend is not a bs_backend_t (got ", b, ")");
     }
   });
 }

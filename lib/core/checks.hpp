@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <cstring>
 #include <limits>
+#include <type_traits>
 
 #include "core/error.hpp"
 
@@ -33,6 +34,17 @@ inline size_t checked_bytes(int64_t count, size_t elem_bytes, const char* what) 
   if (static_cast<uint64_t>(bytes) > std::numeric_limits<size_t>::max() / 2)
     fail(BS_STATUS_OVERFLOW, what, " exceeds the address space");
   return static_cast<size_t>(bytes);
+}
+
+// The value a caller passed for an enum parameter. C lets any int through an enum type, but loading
+// a value outside the enumerators' range through the C++ enum type is undefined behaviour (UBSan
+// -fsanitize=enum), so entry points read enum arguments only through this.
+template <typename E>
+int32_t enum_arg(const E& e) {
+  static_assert(std::is_enum_v<E> && sizeof(E) == sizeof(int32_t), "a 32-bit C enum");
+  int32_t v;
+  std::memcpy(&v, &e, sizeof v);
+  return v;
 }
 
 inline bool is_aligned(const void* p, size_t alignment) {

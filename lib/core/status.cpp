@@ -36,7 +36,7 @@ constexpr StatusText kStatusTexts[] = {
     {BS_STATUS_INTERNAL_ERROR, "BS_STATUS_INTERNAL_ERROR", "An internal error of the library (please report it)."},
 };
 
-const StatusText* find(bs_status_t status) {
+const StatusText* find(int32_t status) {
   for (const StatusText& t : kStatusTexts)
     if (t.status == status) return &t;
   return nullptr;
@@ -44,12 +44,12 @@ const StatusText* find(bs_status_t status) {
 
 }  // namespace
 
-const char* status_name(bs_status_t status) {
+const char* status_name(int32_t status) {
   const StatusText* t = find(status);
   return t ? t->name : "BS_STATUS_UNKNOWN";
 }
 
-const char* status_description(bs_status_t status) {
+const char* status_description(int32_t status) {
   const StatusText* t = find(status);
   return t ? t->description : "Unknown status value.";
 }

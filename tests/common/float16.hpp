@@ -1,0 +1,16 @@
+#pragma once
+// The test suites' own fp16 / bf16 conversions, written independently of the library's so that a
+// rounding bug there cannot hide behind the same bug here. Both round to nearest, ties to even.
+#include <cstdint>
+
+namespace bs_test {
+
+// fp16 through the compiler's _Float16 (GCC 12+ on x86-64: software round-to-nearest-even).
+uint16_t f16_from_float(float f);
+float f16_to_float(uint16_t bits);
+
+// bf16: the nearer of the two bf16 neighbours of f (compared in double), ties to the even one.
+uint16_t bf16_from_float(float f);
+float bf16_to_float(uint16_t bits);
+
+}  // namespace bs_test
