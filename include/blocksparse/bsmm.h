@@ -343,7 +343,7 @@ BS_API bs_status_t bsmm_l2_normalize(const_bsmm_plan_t plan, const void* w, cons
  * @brief Gradient of bsmm_l2_normalize(). With `s_j = max(Σ w[:, j]², epsilon)`,
  * `n_j = sqrt(s_j)`, `g_j = gain[j]` (1 without gain) and `u = dy·g_j`:
  * `dw[:, j] = (u[:, j] - w[:, j]·[Σ w² >= epsilon]·Σ(u[:, j]·w[:, j]) / s_j) / n_j`, and
- * `dgain[j] = Σ dy[:, j]·w[:, j] / n_j`.
+ * `dgain[j] = Σ dy[:, j]·w[:, j] / n_j` (0 for an output feature whose block column is empty).
  *
  * @param[in]  plan             The plan.
  * @param[in]  dy               Gradient of the normalised weights `(nnz, b, b)`, plan dtype.
