@@ -71,25 +71,12 @@ if has_step dev && [ -x "$DEV" ]; then
   grep '^FAIL' "$OUT/dev.log" | head -20 | tee -a "$SUMMARY"
   timeout 240 "$DEV" time >>"$OUT/dev.log" 2>&1
   note "dev time: rc=$?"
+  if command -v ncu >/dev/null; then  # stall reasons of the tile kernels at one bar shape
+    timeout 200 ncu --clock-control none --section SpeedOfLight --section WarpStateStats --section Occupancy \
+      --section MemoryWorkloadAnalysis -k regex:tile_kernel --launch-skip 3 --launch-count 1 "$DEV" prof >"$OUT/ncu.txt" 2>&1
+    note "ncu: rc=$?"
+  fi
   grep -E '^(device|bf16|fp16|fp32|tf32)' "$OUT/dev.log" | tee -a "$SUMMARY" >/dev/null
-fi
-
-if has_step sanitize && command -v compute-sanitizer >/dev/null; then
-  : >"$OUT/sanitizer.log"
-  mapfile -t BINS < <(find "$BUILD/tests" -type f -executable -name '*bsmm*' 2>/dev/null | sort)
-  for tool in memcheck racecheck; do
-    for bin in "${BINS[@]}"; do
-      echo "=== $tool $bin" >>"$OUT/sanitizer.log"
-      timeout 240 compute-sanitizer --tool "$tool" --error-exitcode 9 "$bin" --gtest_filter='*CUDA*:*Cuda*:*cuda*' \
-        >>"$OUT/sanitizer.log" 2>&1
-      note "sanitizer $tool $(basename "$bin"): rc=$? $(grep -E 'ERROR SUMMARY|RACECHECK SUMMARY' "$OUT/sanitizer.log" | tail -1)"
-    done
-    if [ -x "$DEV" ]; then
-      echo "=== $tool bsmm_dev check-small" >>"$OUT/sanitizer.log"
-      timeout 240 compute-sanitizer --tool "$tool" --error-exitcode 9 "$DEV" check-small >>"$OUT/sanitizer.log" 2>&1
-      note "sanitizer $tool bsmm_dev: rc=$? $(grep -E 'ERROR SUMMARY|RACECHECK SUMMARY' "$OUT/sanitizer.log" | tail -1)"
-    fi
-  done
 fi
 
 if has_step python; then
@@ -119,6 +106,25 @@ if has_step sass && [ -f "$LIB" ]; then
        END { for (f in seen) { line = f; for (i = 1; i <= n; ++i) line = line " " op[i] "=" (cnt[f, op[i]] + 0); print line } }' \
     /tmp/bs_sass.txt | sort >"$OUT/sass.txt"
   note "sass: $(wc -l <"$OUT/sass.txt") kernels; with LDL/STL: $(grep -cE 'LDL=[1-9]|STL=[1-9]' "$OUT/sass.txt")"
+fi
+
+# Sanitizers last: they are the slowest step.
+if has_step sanitize && command -v compute-sanitizer >/dev/null; then
+  : >"$OUT/sanitizer.log"
+  mapfile -t BINS < <(find "$BUILD/tests" -type f -executable -name '*bsmm*' 2>/dev/null | sort)
+  for tool in memcheck racecheck; do
+    for bin in "${BINS[@]}"; do
+      echo "=== $tool $bin" >>"$OUT/sanitizer.log"
+      timeout 240 compute-sanitizer --tool "$tool" --error-exitcode 9 "$bin" --gtest_filter='*CUDA*:*Cuda*:*cuda*' \
+        >>"$OUT/sanitizer.log" 2>&1
+      note "sanitizer $tool $(basename "$bin"): rc=$? $(grep -E 'ERROR SUMMARY|RACECHECK SUMMARY' "$OUT/sanitizer.log" | tail -1)"
+    done
+    if [ -x "$DEV" ]; then
+      echo "=== $tool bsmm_dev check-small" >>"$OUT/sanitizer.log"
+      timeout 240 compute-sanitizer --tool "$tool" --error-exitcode 9 "$DEV" check-small >>"$OUT/sanitizer.log" 2>&1
+      note "sanitizer $tool bsmm_dev: rc=$? $(grep -E 'ERROR SUMMARY|RACECHECK SUMMARY' "$OUT/sanitizer.log" | tail -1)"
+    fi
+  done
 fi
 
 echo "================ SUMMARY ================"

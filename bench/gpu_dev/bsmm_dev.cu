@@ -663,6 +663,12 @@ int main(int argc, char** argv) {
   if (mode == "check") return check_all(false);
   if (mode == "check-small") return check_all(true);
   if (mode == "time") return time_all(argc > 2 ? argv[2] : nullptr);
+  if (mode == "prof") {  // one fprop, bprop and updat launch each (after warm-up) for a profiler
+    cublasHandle_t h;
+    cublasCreate(&h);
+    time_shape(h, BS_DTYPE_BF16, 0, 8192, 8192, 8192, 64, 0.25, true, nullptr, 0);
+    return 0;
+  }
   std::printf("usage: bsmm_dev check|check-small|time [quick]\n");
   return 2;
 }

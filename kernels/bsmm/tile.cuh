@@ -57,38 +57,66 @@ struct TileMath {
   __device__ static float* staging(unsigned char* smem) { return reinterpret_cast<float*>(smem + kMetaBytes); }
 
   // acc layout: tensor cores: [mt 4][nt 4][4] per warp tile 64 x 32 (warp grid 2 x 4);
-  // FFMA: [i 8][j 8] at rows tm + 16 i and columns ffma_col(j).
-  __device__ static int ffma_col(bool b_nk, int tn, int j) { return b_nk ? tn + 16 * j : tn * 4 + (j & 3) + 64 * (j >> 2); }
+  // FFMA: [i 8][j 8] at rows tm + 16 i and columns ffma_col(j). Column pair j>>1 of every thread
+  // of a warp lies in [32 (j>>1), 32 (j>>1) + 32): one block for b >= 32, so skipping absent
+  // blocks is warp-uniform there. fprop reads a float2 per pair; bprop (n rows) reads scalars
+  // whose rows differ by one across the warp (2-way bank conflicts at most).
+  __device__ static int ffma_col(bool b_nk, int tn, int j) {
+    return (b_nk ? tn + 16 * (j & 1) : 2 * tn + (j & 1)) + 32 * (j >> 1);
+  }
 
   // One stage of the reduction. `col_gate` (per GB-wide column group, may be null): 0 skips the
   // group, otherwise (when `gated`) it scales B. `mask` bit (mt*4 + nt) = 0 skips that MMA tile.
+  // Dispatches once per stage to a body specialised for the operand orientations, so that the
+  // k-loop holds no orientation branches and the compiler can software-pipeline it.
   __device__ static void compute(const T* As, const T* Bs, bool a_km, bool b_nk, float (&acc)[64],
                                  const float* col_gate, uint32_t mask, bool gated) {
+    if (a_km) {
+      if (b_nk) compute_t<true, true>(As, Bs, acc, col_gate, mask, gated);
+      else compute_t<true, false>(As, Bs, acc, col_gate, mask, gated);
+    } else {
+      if (b_nk) compute_t<false, true>(As, Bs, acc, col_gate, mask, gated);
+      else compute_t<false, false>(As, Bs, acc, col_gate, mask, gated);
+    }
+  }
+
+  template <bool a_km, bool b_nk>
+  __device__ static void compute_t(const T* As, const T* Bs, float (&acc)[64], const float* col_gate, uint32_t mask,
+                                   bool gated) {
     const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
     if constexpr (M == Math::kFfma) {
       const int tm = tid >> 4, tn = tid & 15;
       float g[8];
+      bool pair_live[4];
 #pragma unroll
-      for (int j = 0; j < 8; ++j) g[j] = gated ? col_gate[ffma_col(b_nk, tn, j) / GB] : 1.0f;
+      for (int j = 0; j < 8; ++j) g[j] = col_gate ? col_gate[ffma_col(b_nk, tn, j) / GB] : 1.0f;
+#pragma unroll
+      for (int q = 0; q < 4; ++q) pair_live[q] = GB < 32 || g[2 * q] != 0.0f;  // absent: zero-filled anyway
+#pragma unroll
+      for (int j = 0; j < 8; ++j) g[j] = gated ? g[j] : 1.0f;
 #pragma unroll 4
       for (int k = 0; k < KC; ++k) {
-        float a[8], b[8];
+        float a[8];
 #pragma unroll
         for (int i = 0; i < 8; ++i) a[i] = As[a_off(a_km, tm + 16 * i, k)];
-        if (b_nk) {
 #pragma unroll
-          for (int j = 0; j < 8; ++j) b[j] = Bs[b_off(true, k, ffma_col(true, tn, j))];
-        } else {
-          const float4 lo = *reinterpret_cast<const float4*>(Bs + b_off(false, k, tn * 4));
-          const float4 hi = *reinterpret_cast<const float4*>(Bs + b_off(false, k, tn * 4 + 64));
-          b[0] = lo.x, b[1] = lo.y, b[2] = lo.z, b[3] = lo.w, b[4] = hi.x, b[5] = hi.y, b[6] = hi.z, b[7] = hi.w;
+        for (int q = 0; q < 4; ++q) {
+          if (!pair_live[q]) continue;
+          float b0, b1;
+          if (b_nk) {
+            b0 = Bs[b_off(true, k, ffma_col(true, tn, 2 * q))];
+            b1 = Bs[b_off(true, k, ffma_col(true, tn, 2 * q + 1))];
+          } else {
+            const float2 v = *reinterpret_cast<const float2*>(Bs + b_off(false, k, ffma_col(false, tn, 2 * q)));
+            b0 = v.x, b1 = v.y;
+          }
+          b0 *= g[2 * q], b1 *= g[2 * q + 1];
+#pragma unroll
+          for (int i = 0; i < 8; ++i) {
+            acc[i * 8 + 2 * q] = fmaf(a[i], b0, acc[i * 8 + 2 * q]);
+            acc[i * 8 + 2 * q + 1] = fmaf(a[i], b1, acc[i * 8 + 2 * q + 1]);
+          }
         }
-#pragma unroll
-        for (int j = 0; j < 8; ++j) b[j] *= g[j];
-#pragma unroll
-        for (int i = 0; i < 8; ++i)
-#pragma unroll
-          for (int j = 0; j < 8; ++j) acc[i * 8 + j] = fmaf(a[i], b[j], acc[i * 8 + j]);
       }
       (void)mask;
       (void)lane;
@@ -207,7 +235,7 @@ struct alignas(16) Vec16 {
 // The kernel: for each unit of work the problem names (blockIdx.x, then a loop over its y range),
 // run the pipeline over the problem's stages and hand the fp32 tile to its epilogue.
 template <class P>
-__global__ void __launch_bounds__(kThreads) tile_kernel(const typename P::Params params) {
+__global__ void __launch_bounds__(kThreads, 1) tile_kernel(const typename P::Params params) {
   extern __shared__ __align__(16) unsigned char smem[];
   using TM = typename P::Tile;
   P prob(params, smem);

@@ -72,8 +72,11 @@ struct Updat {
                                bool is_a) const {
     const int tid = threadIdx.x;
     if (tokens_major) {
-      constexpr int kCpr = kTile / kV;
-      for (int c = tid; c < kKC * kCpr; c += kThreads) {
+      constexpr int kCpr = kTile / kV, kTotal = kKC * kCpr;
+      static_assert(kTotal % kThreads == 0, "whole chunks per thread");
+#pragma unroll
+      for (int u = 0; u < kTotal / kThreads; ++u) {
+        const int c = tid + u * kThreads;
         const int k = c / kCpr, f = (c % kCpr) * kV;
         const int id = ids[f / B];
         const long long t = t0 + k;
@@ -82,9 +85,12 @@ struct Updat {
         cp_async16(dst, src + (ok ? t * F + static_cast<long long>(id) * B + f % B : 0), ok);
       }
     } else {
-      constexpr int kCpr = kKC / kV;
+      constexpr int kCpr = kKC / kV, kTotal = kTile * kCpr;
+      static_assert(kTotal % kThreads == 0, "whole chunks per thread");
       const bool vec = (p.N * kES) % 16 == 0;
-      for (int c = tid; c < kTile * kCpr; c += kThreads) {
+#pragma unroll
+      for (int u = 0; u < kTotal / kThreads; ++u) {
+        const int c = tid + u * kThreads;
         const int f = c / kCpr, k = (c % kCpr) * kV;
         const int id = ids[f / B];
         const long long t = t0 + k;

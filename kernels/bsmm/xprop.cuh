@@ -26,43 +26,69 @@ struct Xprop {
   static constexpr int kV = 16 / kES;  // elements per 16-byte copy
   using Tile = TileMath<T, M, kKC, B>;
 
+  // Records travel through a shared-memory ring, kAhead iterations ahead of the data they
+  // describe, so issuing a stage's copies never waits on a global load (see begin() and load()).
+  static constexpr int kAhead = 4;
+  static constexpr int kRing = 8;
+  static_assert(kStages * kStageGates * 4 + kRing * kRec * 4 <= kMetaBytes, "record ring does not fit");
+
   const Params& p;
   unsigned char* smem;
-  int stripe = 0, e0 = 0, iters = 0;
+  int* ring;
+  int stripe = 0, e0 = 0, entries = 0, iters = 0;
   long long n0 = 0;
 
-  __device__ Xprop(const Params& prm, unsigned char* s) : p(prm), smem(s) {
+  __device__ Xprop(const Params& prm, unsigned char* s)
+      : p(prm), smem(s), ring(reinterpret_cast<int*>(s + kStages * kStageGates * 4)) {
     stripe = blockIdx.x;
     e0 = p.stripe_ptr[stripe];
-    iters = (p.stripe_ptr[stripe + 1] - e0) * kChunks;
+    entries = p.stripe_ptr[stripe + 1] - e0;
+    iters = entries * kChunks;
   }
   __device__ int work_y() const { return p.token_tiles; }
-  __device__ void begin(int wy) { n0 = static_cast<long long>(wy) * kTile; }
+  __device__ void begin(int wy) {
+    n0 = static_cast<long long>(wy) * kTile;
+    // Records of the entries whose first iteration comes before kAhead are read directly.
+    const int first = entries < (kAhead + kChunks - 1) / kChunks ? entries : (kAhead + kChunks - 1) / kChunks;
+    for (int i = threadIdx.x; i < first * kRec; i += kThreads) ring[i] = p.recs[static_cast<long long>(e0) * kRec + i];
+    __syncthreads();
+  }
   __device__ int iterations() const { return iters; }
   __device__ bool a_km() const { return p.axis == 0; }
   __device__ bool b_nk() const { return p.bprop != 0; }
   __device__ float* gates(int s) const { return reinterpret_cast<float*>(smem) + s * kStageGates; }
 
   __device__ void load(int it, int s) const {
-    const int* rec = p.recs + static_cast<long long>(e0 + it / kChunks) * kRec;
+    const int tid = threadIdx.x;
+    {  // prefetch the record of the entry that starts kAhead iterations later (same commit group)
+      const int ia = it + kAhead;
+      if (ia % kChunks == 0 && ia < iters && tid < kRec)
+        cp_async4(ring + (ia / kChunks % kRing) * kRec + tid, p.recs + static_cast<long long>(e0 + ia / kChunks) * kRec + tid);
+    }
+    const int* rec = ring + (it / kChunks % kRing) * kRec;
     const int q = it % kChunks;
     const T* in = static_cast<const T*>(p.in);
     const T* w = static_cast<const T*>(p.w);
     T* As = Tile::stage_a(smem, s);
     T* Bs = Tile::stage_b(smem, s);
-    const int tid = threadIdx.x;
     const long long fa = static_cast<long long>(rec[0]) * B + q * kKC;  // first input feature of the stage
     if (!a_km()) {  // x rows are tokens: A tile [m][k]
-      constexpr int kCpr = kKC / kV;
-      for (int c = tid; c < kTile * kCpr; c += kThreads) {
+      constexpr int kCpr = kKC / kV, kTotal = kTile * kCpr;
+#pragma unroll
+      for (int u = 0; u < (kTotal + kThreads - 1) / kThreads; ++u) {
+        const int c = tid + u * kThreads;
+        if (kTotal % kThreads != 0 && c >= kTotal) break;
         const int m = c / kCpr, k = (c % kCpr) * kV;
         const bool ok = n0 + m < p.N;
         cp_async16(As + Tile::a_off(false, m, k), in + (ok ? (n0 + m) * p.F_in + fa + k : 0), ok);
       }
     } else {  // x rows are features: A tile [k][m], tokens contiguous
-      constexpr int kCpr = kTile / kV;
+      constexpr int kCpr = kTile / kV, kTotal = kKC * kCpr;
       const bool vec = (p.N * kES) % 16 == 0;
-      for (int c = tid; c < kKC * kCpr; c += kThreads) {
+#pragma unroll
+      for (int u = 0; u < (kTotal + kThreads - 1) / kThreads; ++u) {
+        const int c = tid + u * kThreads;
+        if (kTotal % kThreads != 0 && c >= kTotal) break;
         const int k = c / kCpr, m = (c % kCpr) * kV;
         const T* row = in + (fa + k) * p.N;
         T* dst = As + Tile::a_off(true, m, k);
@@ -79,7 +105,11 @@ struct Xprop {
     }
     // W: the present blocks of the record, rows q*KC.. (fprop) or columns q*KC.. (bprop).
     constexpr int kPerBlock = B * kKC / kV;  // 16-byte chunks of one block per stage
-    for (int c = tid; c < kS * kPerBlock; c += kThreads) {
+    constexpr int kTotalW = kS * kPerBlock;
+#pragma unroll
+    for (int u = 0; u < (kTotalW + kThreads - 1) / kThreads; ++u) {
+      const int c = tid + u * kThreads;
+      if (kTotalW % kThreads != 0 && c >= kTotalW) break;
       const int j = c / kPerBlock, rem = c % kPerBlock;
       const int blk = rec[1 + j];
       const bool present = blk >= 0 && (p.gate == nullptr || p.gate[blk] != 0.0f);
@@ -101,8 +131,7 @@ struct Xprop {
     }
     if (tid < kS) {
       const int blk = rec[1 + tid];
-      const float g = blk < 0 ? 0.0f : (p.gate ? p.gate[blk] : 1.0f);
-      gates(s)[tid] = g;
+      gates(s)[tid] = blk < 0 ? 0.0f : (p.gate ? p.gate[blk] : 1.0f);
     }
   }
 
