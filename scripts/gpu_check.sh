@@ -73,7 +73,7 @@ if has_step dev && [ -x "$DEV" ]; then
   note "dev time: rc=$?"
   if command -v ncu >/dev/null; then  # stall reasons of the tile kernels at one bar shape
     timeout 200 ncu --clock-control none --section SpeedOfLight --section WarpStateStats --section Occupancy \
-      --section MemoryWorkloadAnalysis -k regex:tile_kernel --launch-skip 3 --launch-count 1 "$DEV" prof >"$OUT/ncu.txt" 2>&1
+      --section MemoryWorkloadAnalysis -k regex:tile_kernel --launch-count 3 "$DEV" prof >"$OUT/ncu.txt" 2>&1
     note "ncu: rc=$?"
   fi
   grep -E '^(device|bf16|fp16|fp32|tf32)' "$OUT/dev.log" | tee -a "$SUMMARY" >/dev/null

@@ -663,10 +663,34 @@ int main(int argc, char** argv) {
   if (mode == "check") return check_all(false);
   if (mode == "check-small") return check_all(true);
   if (mode == "time") return time_all(argc > 2 ? argv[2] : nullptr);
-  if (mode == "prof") {  // one fprop, bprop and updat launch each (after warm-up) for a profiler
-    cublasHandle_t h;
-    cublasCreate(&h);
-    time_shape(h, BS_DTYPE_BF16, 0, 8192, 8192, 8192, 64, 0.25, true, nullptr, 0);
+  if (mode == "prof") {  // one fprop, bprop and updat (bf16, 8192^3, b=64, d=0.25) for a profiler
+    const int64_t N = 8192, C = 8192, b = 64;
+    Layout L{int(C / b), int(C / b), std::vector<uint8_t>(size_t(C / b) * (C / b), 0)};
+    for (auto& v : L.m) v = (rng() % 4) == 0;
+    bsmm_params_t prm;
+    BS(BSMM_PARAMS_INIT(&prm));
+    prm.backend = BS_BACKEND_CUDA;
+    prm.block_size = int(b);
+    prm.dtype = BS_DTYPE_BF16;
+    bsmm_plan_t plan;
+    BS(bsmm_create(&plan, &prm, L.m.data(), L.CB, L.KB));
+    int64_t nnz;
+    BS(bsmm_get_attr(plan, BSMM_ATTR_NNZ_BLOCKS, &nnz));
+    size_t wsb;
+    BS(bsmm_get_workspace_size(plan, BSMM_OP_UPDAT, N, &wsb));
+    void *x, *y, *w, *dw, *ws;
+    CK(cudaMalloc(&x, N * C * 2));
+    CK(cudaMalloc(&y, N * C * 2));
+    CK(cudaMalloc(&w, nnz * b * b * 2));
+    CK(cudaMalloc(&dw, nnz * b * b * 2));
+    CK(cudaMalloc(&ws, wsb));
+    fill_random(x, N * C, BS_DTYPE_BF16), fill_random(y, N * C, BS_DTYPE_BF16), fill_random(w, nnz * b * b, BS_DTYPE_BF16);
+    BS(bsmm_fprop(plan, N, x, w, y, 1, 0, nullptr, nullptr, 0, nullptr));
+    BS(bsmm_bprop(plan, N, y, w, x, 1, 0, nullptr, nullptr, 0, nullptr));
+    const void* xs[1] = {x};
+    const void* dys[1] = {y};
+    BS(bsmm_updat(plan, N, 1, xs, dys, dw, 1, 0, nullptr, ws, wsb, nullptr));
+    CK(cudaDeviceSynchronize());
     return 0;
   }
   std::printf("usage: bsmm_dev check|check-small|time [quick]\n");
