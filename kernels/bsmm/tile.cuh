@@ -72,15 +72,34 @@ struct TileMath {
   __device__ static void compute(const T* As, const T* Bs, bool a_km, bool b_nk, float (&acc)[64],
                                  const float* col_gate, uint32_t mask, bool gated) {
     if (a_km) {
-      if (b_nk) compute_t<true, true>(As, Bs, acc, col_gate, mask, gated);
-      else compute_t<true, false>(As, Bs, acc, col_gate, mask, gated);
+      if (b_nk) compute_o<true, true>(As, Bs, acc, col_gate, mask, gated);
+      else compute_o<true, false>(As, Bs, acc, col_gate, mask, gated);
     } else {
-      if (b_nk) compute_t<false, true>(As, Bs, acc, col_gate, mask, gated);
-      else compute_t<false, false>(As, Bs, acc, col_gate, mask, gated);
+      if (b_nk) compute_o<false, true>(As, Bs, acc, col_gate, mask, gated);
+      else compute_o<false, false>(As, Bs, acc, col_gate, mask, gated);
     }
   }
 
+  // Tensor cores: a warp whose whole 64 x 32 tile is live (the common case: for b >= 32 an xprop
+  // warp's 32 columns lie in one block) runs a k-loop without per-MMA predicates; a partly live
+  // one (small blocks, updat super-blocks) tests each MMA tile. A dead one returns at once.
   template <bool a_km, bool b_nk>
+  __device__ static void compute_o(const T* As, const T* Bs, float (&acc)[64], const float* col_gate, uint32_t mask,
+                                   bool gated) {
+    if constexpr (M == Math::kFfma) {
+      compute_t<a_km, b_nk, false>(As, Bs, acc, col_gate, mask, gated);
+    } else {
+      const int wn = (threadIdx.x >> 5) & 3;
+      uint32_t live = mask;
+#pragma unroll
+      for (int nt = 0; nt < 4; ++nt)
+        if (col_gate && col_gate[(wn * 32 + nt * 8) / GB] == 0.0f) live &= ~(0x1111u << nt);
+      if (live == 0xffffu) compute_t<a_km, b_nk, false>(As, Bs, acc, col_gate, live, gated);
+      else if (live != 0u) compute_t<a_km, b_nk, true>(As, Bs, acc, col_gate, live, gated);
+    }
+  }
+
+  template <bool a_km, bool b_nk, bool kMasked>
   __device__ static void compute_t(const T* As, const T* Bs, float (&acc)[64], const float* col_gate, uint32_t mask,
                                    bool gated) {
     const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
@@ -124,13 +143,9 @@ struct TileMath {
     } else {
       const int wm = warp >> 2, wn = warp & 3, g = lane >> 2, t = lane & 3;
       float gv[4];
-      uint32_t live = mask;
+      const uint32_t live = mask;  // already combined with the column gates by compute_o
 #pragma unroll
-      for (int nt = 0; nt < 4; ++nt) {
-        gv[nt] = col_gate ? col_gate[(wn * 32 + nt * 8) / GB] : 1.0f;
-        if (gv[nt] == 0.0f) live &= ~(0x1111u << nt);
-      }
-      if (live == 0) return;  // warp-uniform: nothing of this warp's tile is present
+      for (int nt = 0; nt < 4; ++nt) gv[nt] = col_gate ? col_gate[(wn * 32 + nt * 8) / GB] : 1.0f;
 #pragma unroll
       for (int kb = 0; kb < KC; kb += kKStep) {
         uint32_t a[4][4];
@@ -190,7 +205,7 @@ struct TileMath {
         for (int mt = 0; mt < 4; ++mt)
 #pragma unroll
           for (int nt = 0; nt < 4; ++nt) {
-            if (!((live >> (mt * 4 + nt)) & 1u)) continue;
+            if (kMasked && !((live >> (mt * 4 + nt)) & 1u)) continue;
             float(&d)[4] = *reinterpret_cast<float(*)[4]>(&acc[(mt * 4 + nt) * 4]);
             if constexpr (M == Math::kTf32) mma_tf32(d, a[mt], b[nt][0], b[nt][1]);
             else if constexpr (kKStep == 16) mma_k16<T>(d, a[mt], b[nt][0], b[nt][1]);
