@@ -2,7 +2,8 @@
 # One-go GPU check of blocksparse on a CUDA machine: configure + build with CUDA, the whole ctest
 # suite, compute-sanitizer (memcheck, racecheck) on the bsmm tests, the Python tests, the CUDA
 # development harness, the GPU benchmark (when present) and a SASS instruction census.
-# Everything lands in $OUT (at most 8 files); a short summary is printed last.
+# Everything lands in $OUT (summary.txt, build.log, tests.log, dev.log, sanitizer.log, sass.txt,
+# bench.log and bench/: at most 8 files); a short summary is printed last.
 #
 # Environment:
 #   OUT              output folder (default ./gpu_check_out)
@@ -55,8 +56,8 @@ fi
 LIB=$BUILD/lib/libblocksparse.so
 
 if has_step ctest && [ -d "$BUILD" ]; then
-  ctest --test-dir "$BUILD" --output-on-failure -j 4 >"$OUT/ctest.log" 2>&1
-  note "ctest: rc=$? $(grep -E 'tests passed|tests failed' "$OUT/ctest.log" | tail -1)"
+  ctest --test-dir "$BUILD" --output-on-failure -j 4 >"$OUT/tests.log" 2>&1
+  note "ctest: rc=$? $(grep -E 'tests passed|tests failed' "$OUT/tests.log" | tail -1)"
 fi
 
 # Development harness: correctness sweep against a float64 reference, then timings vs cuBLAS.
@@ -73,7 +74,7 @@ if has_step dev && [ -x "$DEV" ]; then
   note "dev time: rc=$?"
   if command -v ncu >/dev/null; then  # stall reasons of the tile kernels at one bar shape
     timeout 200 ncu --clock-control none --section SpeedOfLight --section WarpStateStats --section Occupancy \
-      --section MemoryWorkloadAnalysis -k regex:tile_kernel --launch-count 3 "$DEV" prof >"$OUT/ncu.txt" 2>&1
+      --section MemoryWorkloadAnalysis -k regex:tile_kernel --launch-count 3 "$DEV" prof >>"$OUT/dev.log" 2>&1
     note "ncu: rc=$?"
   fi
   grep -E '^(device|bf16|fp16|fp32|tf32)' "$OUT/dev.log" | tee -a "$SUMMARY" >/dev/null
@@ -82,8 +83,9 @@ fi
 if has_step python; then
   PYT=$(ls -d bindings/python/tests tests/python 2>/dev/null | head -1)
   if [ -n "$PYT" ]; then
-    BLOCKSPARSE_LIBRARY=$LIB PYTHONPATH=$ROOT/bindings/python python3 -m pytest -q "$PYT" >"$OUT/python.log" 2>&1
-    note "python tests ($PYT): rc=$? $(tail -1 "$OUT/python.log")"
+    echo "=== pytest $PYT" >>"$OUT/tests.log"
+    BLOCKSPARSE_LIBRARY=$LIB PYTHONPATH=$ROOT/bindings/python python3 -m pytest -q "$PYT" >>"$OUT/tests.log" 2>&1
+    note "python tests ($PYT): rc=$? $(tail -1 "$OUT/tests.log")"
   else
     note "python tests: none in this tree"
   fi
@@ -92,7 +94,9 @@ fi
 if has_step bench; then
   BENCH=$(ls bench/gpu/run_all.sh bench/gpu/run.sh 2>/dev/null | head -1)
   if [ -n "$BENCH" ]; then
-    BS_BUILD_DIR=$BUILD OUT=$OUT timeout 400 bash "$BENCH" >"$OUT/bench.log" 2>&1
+    # The benchmark's own files go to $OUT/bench (keep them to 1 file: $OUT holds at most 8).
+    mkdir -p "$OUT/bench"
+    BS_BUILD_DIR=$BUILD OUT=$OUT/bench timeout 400 bash "$BENCH" >"$OUT/bench.log" 2>&1
     note "benchmark ($BENCH): rc=$?"
   else
     note "benchmark: bench/gpu/run_all.sh not in this tree"
