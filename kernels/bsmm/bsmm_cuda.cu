@@ -1,0 +1,210 @@
+// CUDA backend of bsmm: plan creation (device checks, lookup tables uploaded once, kernels picked)
+// and the execute calls, which only enqueue kernels on the caller's stream.
+#include <algorithm>
+#include <cstring>
+#include <vector>
+
+#include "core/checks.hpp"
+#include "core/dtype.hpp"
+#include "dispatch/bsmm_backend.hpp"
+#include "kernels/bsmm/lut.hpp"
+#include "kernels/bsmm/misc.hpp"
+#include "kernels/bsmm/ops.hpp"
+#include "kernels/common/cuda_check.cuh"
+#include "kernels/common/cuda_device.hpp"
+
+namespace bs {
+namespace cuda {
+namespace {
+
+constexpr int kMaxGridY = 65535;
+
+const KernelSet& pick_kernels(const BsmmConfig& c) {
+  switch (c.dtype) {
+    case BS_DTYPE_BF16: return kernel_set<bf16_t, Math::kMma16>(c.block_size);
+    case BS_DTYPE_F16: return kernel_set<half_t, Math::kMma16>(c.block_size);
+    default:
+      return c.math_mode == BS_MATH_TF32 ? kernel_set<float, Math::kTf32>(c.block_size)
+                                         : kernel_set<float, Math::kFfma>(c.block_size);
+  }
+}
+
+// All int32 tables of a plan in one device allocation.
+class DeviceTables {
+ public:
+  explicit DeviceTables(int32_t device) : device_(device) {}
+  DeviceTables(const DeviceTables&) = delete;
+  DeviceTables& operator=(const DeviceTables&) = delete;
+  ~DeviceTables() {
+    if (!base_) return;
+    int prev = -1;  // free on the owning device, then give the caller its device back
+    (void)cudaGetDevice(&prev);
+    (void)cudaSetDevice(device_);
+    (void)cudaFree(base_);
+    if (prev >= 0) (void)cudaSetDevice(prev);
+  }
+  // Appends a host table; returns its offset in ints (16-byte aligned starts).
+  size_t add(const std::vector<int32_t>& v) {
+    const size_t off = host_.size();
+    host_.insert(host_.end(), v.begin(), v.end());
+    host_.resize((host_.size() + 3) / 4 * 4, 0);
+    return off;
+  }
+  void upload() {
+    const size_t bytes = host_.size() * sizeof(int32_t);
+    check(cudaMalloc(&base_, bytes > 0 ? bytes : 16), "cudaMalloc (bsmm lookup tables)");
+    check(cudaMemcpy(base_, host_.data(), bytes, cudaMemcpyHostToDevice), "cudaMemcpy (bsmm lookup tables)");
+    host_.clear();
+    host_.shrink_to_fit();
+  }
+  const int* at(size_t off) const { return static_cast<const int*>(base_) + off; }
+
+ private:
+  int32_t device_;
+  std::vector<int32_t> host_;
+  void* base_ = nullptr;
+};
+
+std::vector<int32_t> to_i32(const std::vector<int64_t>& v) { return std::vector<int32_t>(v.begin(), v.end()); }
+
+class CudaBsmm final : public BsmmBackend {
+ public:
+  CudaBsmm(const BsmmConfig& config, const BsmmLayout& layout)
+      : cfg_(config), layout_(layout), kernels_(pick_kernels(config)), tables_(config.device) {
+    check_device(cfg_.device);
+    DeviceGuard guard(cfg_.device);
+    info_ = device_info(cfg_.device);
+    if (layout.nnz * cfg_.block_size * cfg_.block_size >= (int64_t{1} << 40) || cfg_.C >= (int64_t{1} << 31) ||
+        cfg_.K >= (int64_t{1} << 31))
+      fail(BS_STATUS_NOT_SUPPORTED, "the CUDA backend indexes blocks and features with 32-bit integers");
+    kernels_.prepare(info_);
+    const int b = cfg_.block_size, S = stripe_blocks(b), R = superblock_side(b);
+    const XpropLut fwd = xprop_lut(layout, false, S), bwd = xprop_lut(layout, true, S);
+    const UpdatLut upd = updat_lut(layout, R, R);
+    fwd_stripes_ = fwd.stripes;
+    bwd_stripes_ = bwd.stripes;
+    updat_tiles_ = upd.tiles;
+    const size_t o_fptr = tables_.add(fwd.ptr), o_frec = tables_.add(fwd.recs);
+    const size_t o_bptr = tables_.add(bwd.ptr), o_brec = tables_.add(bwd.recs);
+    const size_t o_upd = tables_.add(upd.recs);
+    const size_t o_rows = tables_.add(to_i32(layout.block_rows)), o_cols = tables_.add(to_i32(layout.row_cols));
+    const size_t o_cptr = tables_.add(to_i32(layout.col_ptr)), o_cblk = tables_.add(to_i32(layout.col_blocks));
+    tables_.upload();
+    fwd_ptr_ = tables_.at(o_fptr), fwd_recs_ = tables_.at(o_frec);
+    bwd_ptr_ = tables_.at(o_bptr), bwd_recs_ = tables_.at(o_brec);
+    updat_recs_ = tables_.at(o_upd);
+    small_ = LayoutTables{tables_.at(o_rows), tables_.at(o_cols), tables_.at(o_cptr), tables_.at(o_cblk),
+                          static_cast<int>(layout.CB), static_cast<int>(layout.KB), b, layout.nnz};
+  }
+
+  int32_t num_threads() const override { return 0; }
+
+  size_t workspace_size(bsmm_op_t op, int64_t N) const override {
+    if (op != BSMM_OP_UPDAT) return 0;
+    // fp32 partial sums: one slot per token split (at least one, used when pairs exceed a launch).
+    const int64_t bb = int64_t{cfg_.block_size} * cfg_.block_size;
+    return static_cast<size_t>(updat_splits(N)) * static_cast<size_t>(layout_.nnz * bb) * sizeof(float);
+  }
+
+  void check_tensor(const void* p, const char* name) const override { check_device_pointer(p, cfg_.device, name); }
+
+  void xprop(const BsmmXpropArgs& a) const override {
+    if (a.N >= (int64_t{1} << 31)) fail(BS_STATUS_NOT_SUPPORTED, "the CUDA backend takes N < 2^31 (got ", a.N, ")");
+    DeviceGuard guard(cfg_.device);
+    XpropParams p{};
+    p.in = a.in;
+    p.w = a.w;
+    p.out = a.out;
+    p.gate = a.gate;
+    p.stripe_ptr = a.bprop ? bwd_ptr_ : fwd_ptr_;
+    p.recs = a.bprop ? bwd_recs_ : fwd_recs_;
+    p.N = a.N;
+    p.F_in = static_cast<int>(a.bprop ? cfg_.K : cfg_.C);
+    p.F_out = static_cast<int>(a.bprop ? cfg_.C : cfg_.K);
+    p.axis = cfg_.feature_axis;
+    p.bprop = a.bprop ? 1 : 0;
+    p.token_tiles = static_cast<int>((a.N + 127) / 128);
+    p.alpha = a.alpha;
+    p.beta = a.beta;
+    const int stripes = a.bprop ? bwd_stripes_ : fwd_stripes_;
+    const dim3 grid(static_cast<unsigned>(stripes), static_cast<unsigned>(std::min(p.token_tiles, kMaxGridY)));
+    kernels_.xprop(p, grid, static_cast<cudaStream_t>(a.stream));
+  }
+
+  void updat(const BsmmUpdatArgs& a) const override {
+    if (a.N >= (int64_t{1} << 31)) fail(BS_STATUS_NOT_SUPPORTED, "the CUDA backend takes N < 2^31 (got ", a.N, ")");
+    DeviceGuard guard(cfg_.device);
+    const cudaStream_t stream = static_cast<cudaStream_t>(a.stream);
+    float* ws = static_cast<float*>(a.workspace);
+    if (a.N == 0) {  // empty sum: dW = beta·dW
+      launch_updat_finish(cfg_.dtype, small_, ws, 0, a.dw, a.gate, a.alpha, a.beta, stream);
+      return;
+    }
+    const int splits = updat_splits(a.N);
+    const int64_t tpc = updat_tokens_per_stage(static_cast<int>(dtype_bytes(cfg_.dtype)));
+    const int64_t tps = ((a.N + splits - 1) / splits + tpc - 1) / tpc * tpc;
+    UpdatParams p{};
+    p.dw = a.dw;
+    p.ws = ws;
+    p.gate = a.gate;
+    p.tiles = updat_recs_;
+    p.N = a.N;
+    p.C = static_cast<int>(cfg_.C);
+    p.K = static_cast<int>(cfg_.K);
+    p.axis = cfg_.feature_axis;
+    p.tokens_per_split = tps;
+    p.splits = static_cast<int>((a.N + tps - 1) / tps);
+    p.nnz = layout_.nnz;
+    p.alpha = a.alpha;
+    p.beta = a.beta;
+    const bool direct = p.splits == 1 && a.n_pairs <= kMaxPairs;
+    const dim3 grid(static_cast<unsigned>(updat_tiles_), static_cast<unsigned>(p.splits));
+    for (int32_t first = 0; first < a.n_pairs; first += kMaxPairs) {
+      p.n_pairs = std::min<int32_t>(kMaxPairs, a.n_pairs - first);
+      for (int i = 0; i < p.n_pairs; ++i) p.x[i] = a.x[first + i], p.dy[i] = a.dy[first + i];
+      p.mode = direct ? 0 : (first == 0 ? 1 : 2);
+      kernels_.updat(p, grid, stream);
+    }
+    if (!direct) launch_updat_finish(cfg_.dtype, small_, ws, p.splits, a.dw, a.gate, a.alpha, a.beta, stream);
+  }
+
+  void identity_init(void* w, float scale, bs_stream_t stream) const override {
+    DeviceGuard guard(cfg_.device);
+    launch_identity_init(cfg_.dtype, small_, w, scale, static_cast<cudaStream_t>(stream));
+  }
+
+  void l2_normalize(const BsmmL2NormArgs& a) const override {
+    DeviceGuard guard(cfg_.device);
+    launch_l2_normalize(cfg_.dtype, small_, a.grad, a.in, a.w, a.gain, a.out, a.dgain, a.epsilon,
+                        static_cast<cudaStream_t>(a.stream));
+  }
+
+ private:
+  // Token splits of updat for minibatch N: enough CTAs for two waves when there are few
+  // super-blocks, at least 512 tokens per split, at most 32 splits. Non-decreasing in N, so a
+  // workspace sized for N serves every smaller N.
+  int updat_splits(int64_t N) const {
+    const int64_t want = (2 * int64_t{info_.sm_count} + updat_tiles_ - 1) / updat_tiles_;
+    const int64_t cap = std::max<int64_t>(1, std::min<int64_t>(32, N / 512));
+    return static_cast<int>(std::max<int64_t>(1, std::min(want, cap)));
+  }
+
+  BsmmConfig cfg_;
+  const BsmmLayout& layout_;
+  const KernelSet& kernels_;
+  DeviceInfo info_;
+  DeviceTables tables_;
+  int fwd_stripes_ = 0, bwd_stripes_ = 0, updat_tiles_ = 0;
+  const int *fwd_ptr_ = nullptr, *fwd_recs_ = nullptr, *bwd_ptr_ = nullptr, *bwd_recs_ = nullptr;
+  const int* updat_recs_ = nullptr;
+  LayoutTables small_{};
+};
+
+}  // namespace
+}  // namespace cuda
+
+std::unique_ptr<BsmmBackend> make_bsmm_cuda_backend(const BsmmConfig& config, const BsmmLayout& layout) {
+  return std::make_unique<cuda::CudaBsmm>(config, layout);
+}
+
+}  // namespace bs

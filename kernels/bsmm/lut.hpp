@@ -1,0 +1,30 @@
+#pragma once
+// Host-side construction of the CUDA backend's lookup tables (all int32, uploaded once per plan).
+#include <cstdint>
+#include <vector>
+
+#include "layout/bsmm_layout.hpp"
+
+namespace bs {
+namespace cuda {
+
+// Stripes of S consecutive output blocks (fprop: columns k of the layout; bprop: rows c). For
+// stripe s, records ptr[s] .. ptr[s+1]-1 of 1 + S ints: {in_block, blk[0..S-1]}, sorted by
+// in_block, blk[j] = weight block feeding stripe column j from in_block, or -1.
+struct XpropLut {
+  std::vector<int32_t> ptr;
+  std::vector<int32_t> recs;
+  int32_t stripes = 0;
+};
+XpropLut xprop_lut(const BsmmLayout& layout, bool bprop, int S);
+
+// Super-blocks of updat: R consecutive input blocks x up to G output blocks from the union of
+// their columns. Records of R + G + R*G ints: {rows[R], cols[G], blk[r*G + g]}, -1 = absent.
+struct UpdatLut {
+  std::vector<int32_t> recs;
+  int32_t tiles = 0;
+};
+UpdatLut updat_lut(const BsmmLayout& layout, int R, int G);
+
+}  // namespace cuda
+}  // namespace bs

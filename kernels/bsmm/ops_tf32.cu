@@ -1,0 +1,9 @@
+// Instantiates the bsmm tile kernels for float with Math::kTf32 (one translation unit per kind so
+// that the build compiles them in parallel).
+#include "kernels/bsmm/ops.cuh"
+
+namespace bs {
+namespace cuda {
+template const KernelSet& kernel_set<float, Math::kTf32>(int B);
+}  // namespace cuda
+}  // namespace bs
