@@ -50,10 +50,15 @@ ffi::Error check(const char* name, const ffi::AnyBuffer& buf, int64_t plan_dtype
 
 // One bsmm op. For fprop/bprop: a = input activation, b = w, out = output activation; for updat:
 // a = x, b = dy, out = dw. Activations are (N, features) (plans with feature axis 1).
-ffi::Error run(Op op, void* stream, int64_t plan_ptr, ffi::AnyBuffer a, ffi::AnyBuffer b, ffi::Result<ffi::AnyBuffer> out,
-               ffi::Result<ffi::AnyBuffer> ws) {
+ffi::Error run(Op op, bs_backend_t backend, void* stream, int64_t plan_ptr, ffi::AnyBuffer a, ffi::AnyBuffer b,
+               ffi::Result<ffi::AnyBuffer> out, ffi::Result<ffi::AnyBuffer> ws) {
   auto plan = reinterpret_cast<const_bsmm_plan_t>(static_cast<intptr_t>(plan_ptr));
   if (!plan) return ffi::Error::InvalidArgument("plan is NULL");
+  // XLA picks the handler by where the arrays live; a plan of the other backend would be handed
+  // pointers it cannot read.
+  if (attr(plan, BSMM_ATTR_BACKEND) != backend)
+    return ffi::Error::InvalidArgument(backend == BS_BACKEND_CUDA ? "a CPU plan was called with GPU arrays"
+                                                                  : "a CUDA plan was called with CPU arrays");
   const int64_t C = attr(plan, BSMM_ATTR_C), K = attr(plan, BSMM_ATTR_K), bs = attr(plan, BSMM_ATTR_BLOCK_SIZE);
   const int64_t nnz = attr(plan, BSMM_ATTR_NNZ_BLOCKS), dt = attr(plan, BSMM_ATTR_DTYPE);
   if (attr(plan, BSMM_ATTR_FEATURE_AXIS) != 1) return ffi::Error::InvalidArgument("the plan must have feature_axis 1");
@@ -84,13 +89,13 @@ ffi::Error run(Op op, void* stream, int64_t plan_ptr, ffi::AnyBuffer a, ffi::Any
 template <Op op>
 ffi::Error on_cpu(int64_t plan, ffi::AnyBuffer a, ffi::AnyBuffer b, ffi::Result<ffi::AnyBuffer> out,
                   ffi::Result<ffi::AnyBuffer> ws) {
-  return run(op, nullptr, plan, a, b, out, ws);
+  return run(op, BS_BACKEND_CPU, nullptr, plan, a, b, out, ws);
 }
 
 template <Op op>
 ffi::Error on_cuda(void* stream, int64_t plan, ffi::AnyBuffer a, ffi::AnyBuffer b, ffi::Result<ffi::AnyBuffer> out,
                    ffi::Result<ffi::AnyBuffer> ws) {
-  return run(op, stream, plan, a, b, out, ws);
+  return run(op, BS_BACKEND_CUDA, stream, plan, a, b, out, ws);
 }
 
 }  // namespace

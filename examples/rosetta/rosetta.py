@@ -57,8 +57,9 @@ def run_jax(lay):
     import jax.numpy as jnp
     from blocksparse.jax import BlockSparseMatMul
     m = BlockSparseMatMul(lay, block_size=B, platform="cpu")
-    w = jnp.asarray(value(1, int(np.prod(m.w_shape))).reshape(m.w_shape))
-    y = jax.jit(m)(jnp.asarray(value(2, N * m.C).reshape(N, m.C)), w)
+    with jax.default_device(jax.devices("cpu")[0]):  # the CPU plan takes CPU arrays
+        w = jnp.asarray(value(1, int(np.prod(m.w_shape))).reshape(m.w_shape))
+        y = jax.jit(m)(jnp.asarray(value(2, N * m.C).reshape(N, m.C)), w)
     return np.asarray(y), m.C, m.K, m.w_shape[0]
 
 

@@ -29,7 +29,9 @@
  * As in BLAS, `beta = 0` overwrites the output without reading it (NaN in it does not propagate).
  *
  * **Numerics.** fp32, fp16 and bf16 storage, fp32 accumulation; results are rounded to the storage
- * type once, round-to-nearest-even. fp32 is exact fp32 unless the plan opts into TF32.
+ * type once, round-to-nearest-even. fp32 is exact fp32 unless the plan opts into TF32. One
+ * exception: gated fprop/bprop of 16-bit CUDA plans multiply each weight block by its gate in the
+ * storage type (`g·W` rounded to fp16/bf16) before the tensor-core product.
  *
  * **Threads, streams, determinism.** A plan is immutable after creation: one plan may be executed
  * concurrently from several threads and streams, each call with its own workspace. Execute

@@ -226,6 +226,18 @@ void OpRun::check(const Outputs& out) const {
   std::vector<Vec> in;
   for (const HostTensor& t : inputs_) in.push_back(t.values());
   const Vec* extra = (has_gate(c) || has_gain(c)) ? &in.back() : nullptr;
+  // CUDA plans with 16-bit data fold each gate into its weight block in the storage type before the
+  // tensor-core product (bsmm.h): the reference then uses the rounded g·W and no gate.
+  if (is_xprop(c.op) && has_gate(c) && setup_.backend == BS_BACKEND_CUDA && setup_.dtype != BS_DTYPE_F32) {
+    const size_t bb = static_cast<size_t>(setup_.block_size) * static_cast<size_t>(setup_.block_size);
+    uint8_t cell[4];
+    for (size_t e = 0; e < in[1].size(); ++e) {
+      const double gate = (*extra)[e / bb];
+      encode(setup_.dtype, static_cast<float>(gate) * static_cast<float>(in[1][e]), cell);
+      in[1][e] = gate == 0.0 ? 0.0 : decode(setup_.dtype, cell);
+    }
+    extra = nullptr;
+  }
   const Vec out_start = outputs_[0].values();
   const double bound = setup_.bound();
   const std::string where = str();

@@ -93,14 +93,19 @@ def test_value_and_grad_match_float64(rng, platform, dtype, lead):
 
 def test_eager_jit_and_vmap_agree(rng):
     m = bj.BlockSparseMatMul(random_layout(rng, 2, 2), block_size=8, platform="cpu")
-    x = jnp.asarray(rng.standard_normal((4, 5, m.C)), jnp.float32)
-    w = jnp.asarray(rng.standard_normal(m.w_shape), jnp.float32)
+    x = put(rng.standard_normal((4, 5, m.C)), jnp.float32, "cpu")
+    w = put(rng.standard_normal(m.w_shape), jnp.float32, "cpu")
     eager = m(x, w)
     assert np.array_equal(eager, jax.jit(m)(x, w))  # deterministic library: bitwise equal
     assert np.array_equal(eager, jax.vmap(m, in_axes=(0, None))(x, w))
 
 
 def test_errors(rng):
+    with jax.default_device(jax.devices("cpu")[0]):  # CPU plans take CPU arrays
+        _check_errors()
+
+
+def _check_errors():
     with pytest.raises(bs.BlocksparseError, match="INVALID_LAYOUT"):
         bj.BlockSparseMatMul(np.zeros((2, 2)), block_size=8, platform="cpu")
     with pytest.raises(bs.BlocksparseError, match="block_size"):
@@ -117,3 +122,12 @@ def test_errors(rng):
     with pytest.raises(Exception, match="does not have the shape the plan expects"):
         jax.block_until_ready(bad(jnp.ones((3, m.C), jnp.float32), jnp.ones((1, 8, 8), jnp.float32),
                                   plan=np.int64(m._handle())))
+
+
+@pytest.mark.skipif("gpu" not in PLATFORMS, reason="needs a GPU visible to JAX and a CUDA build of the library")
+def test_cpu_plan_refuses_gpu_arrays(rng):
+    m = bj.BlockSparseMatMul(np.ones((2, 2)), block_size=8, platform="cpu")
+    bj._register("CUDA")  # the GPU handler exists, so XLA routes GPU arrays to it
+    x, w = put(np.ones((3, m.C)), jnp.float32, "gpu"), put(np.ones(m.w_shape), jnp.float32, "gpu")
+    with pytest.raises(Exception, match="a CPU plan was called with GPU arrays"):
+        jax.block_until_ready(m._call(bj.Op.FPROP, x, w, (3, m.K)))
