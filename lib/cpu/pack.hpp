@@ -1,0 +1,85 @@
+#pragma once
+// Moving data between the caller's tensors (any storage dtype, either feature axis) and the fp32
+// row-major panels the micro-kernel reads, and writing results back with alpha/beta.
+#include <cstdint>
+#include <cstring>
+
+#include "core/dtype.hpp"
+
+namespace bs {
+namespace cpu {
+
+// Element (n, f) of an activation tensor with minibatch N and F features (feature_axis 1: (N, F)
+// row-major; 0: (F, N)).
+inline int64_t act_index(int axis, int64_t N, int64_t F, int64_t n, int64_t f) {
+  return axis == 1 ? n * F + f : f * N + n;
+}
+
+// dst[r·ldd + q] = float(src(n0 + r, f0 + q)) for r < rows, q < cols. Reads along the source's
+// contiguous dimension.
+template <typename T>
+void pack_activation(const T* src, int axis, int64_t N, int64_t F, int64_t n0, int64_t rows, int64_t f0,
+                     int64_t cols, float* dst, int64_t ldd) {
+  if (axis == 1) {
+    for (int64_t r = 0; r < rows; ++r) {
+      const T* s = src + (n0 + r) * F + f0;
+      float* d = dst + r * ldd;
+      for (int64_t q = 0; q < cols; ++q) d[q] = to_float(s[q]);
+    }
+  } else {
+    for (int64_t q = 0; q < cols; ++q) {
+      const T* s = src + (f0 + q) * N + n0;
+      for (int64_t r = 0; r < rows; ++r) dst[r * ldd + q] = to_float(s[r]);
+    }
+  }
+}
+
+// dst = scale · block (b x b), or scale · blockᵀ when transpose, in fp32.
+template <typename T>
+void pack_block(const T* src, int64_t b, float scale, bool transpose, float* dst) {
+  if (!transpose) {
+    for (int64_t e = 0; e < b * b; ++e) dst[e] = scale * to_float(src[e]);
+    return;
+  }
+  constexpr int64_t kTile = 8;  // b is a multiple of 8: transpose 8x8 tiles to stay in cache lines
+  for (int64_t i0 = 0; i0 < b; i0 += kTile)
+    for (int64_t j0 = 0; j0 < b; j0 += kTile)
+      for (int64_t i = i0; i < i0 + kTile; ++i)
+        for (int64_t j = j0; j < j0 + kTile; ++j) dst[j * b + i] = scale * to_float(src[i * b + j]);
+}
+
+// out = alpha·acc + beta·out, rounded once to T; beta = 0 never reads out.
+template <typename T>
+inline void store_scaled(T& out, float acc, float alpha, float beta) {
+  const float v = alpha * acc;
+  out = from_float<T>(beta == 0.0f ? v : v + beta * to_float(out));
+}
+
+// Writes an fp32 tile acc[r·lda + q] (rows x cols) to activation rows n0.., features f0..
+template <typename T>
+void store_activation(const float* acc, int64_t lda, int64_t rows, int64_t cols, T* dst, int axis, int64_t N,
+                      int64_t F, int64_t n0, int64_t f0, float alpha, float beta) {
+  if (axis == 1) {
+    for (int64_t r = 0; r < rows; ++r) {
+      T* d = dst + (n0 + r) * F + f0;
+      for (int64_t q = 0; q < cols; ++q) store_scaled(d[q], acc[r * lda + q], alpha, beta);
+    }
+  } else {
+    for (int64_t q = 0; q < cols; ++q) {
+      T* d = dst + (f0 + q) * N + n0;
+      for (int64_t r = 0; r < rows; ++r) store_scaled(d[r], acc[r * lda + q], alpha, beta);
+    }
+  }
+}
+
+// Gate of block i, or gain of feature i (1 when absent). Read bytewise: 16-bit plans only promise 2-byte
+// alignment of every pointer.
+inline float gate_of(const float* gate, int64_t i) {
+  if (!gate) return 1.0f;
+  float g;
+  std::memcpy(&g, gate + i, sizeof g);
+  return g;
+}
+
+}  // namespace cpu
+}  // namespace bs
