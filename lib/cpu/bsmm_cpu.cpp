@@ -50,8 +50,6 @@ CpuBsmm::CpuBsmm(const BsmmConfig& config, const BsmmLayout& layout)
   for (const UpdatTask& t : updat_tasks_) updat_group_ = std::max(updat_group_, t.end - t.begin);
 }
 
-bool CpuBsmm::xprop_packs_input() const { return cfg_.dtype != BS_DTYPE_F32 || cfg_.feature_axis == 0; }
-
 size_t CpuBsmm::xprop_thread_bytes() const {
   const size_t b = static_cast<size_t>(cfg_.block_size), kc = static_cast<size_t>(tile_.kc);
   return round_up(static_cast<size_t>(tile_.nr_max) * b * sizeof(float), kAlign) +
@@ -72,9 +70,7 @@ size_t CpuBsmm::workspace_size(bsmm_op_t op, int64_t N) const {
     case BSMM_OP_BPROP: {
       const int64_t in_features = op == BSMM_OP_BPROP ? cfg_.K : cfg_.C;
       const size_t packed =
-          xprop_packs_input()
-              ? round_up(checked_bytes(checked_mul(N, in_features, "N*features"), sizeof(float), "workspace"), kAlign)
-              : 0;
+          round_up(checked_bytes(checked_mul(N, in_features, "N*features"), sizeof(float), "workspace"), kAlign);
       return kAlign + packed + threads * xprop_thread_bytes();
     }
     case BSMM_OP_UPDAT: return kAlign + threads * updat_thread_bytes();

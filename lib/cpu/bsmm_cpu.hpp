@@ -7,8 +7,8 @@
 // thread count or the schedule. No atomics, no reductions across threads.
 //
 // Memory: nothing is allocated on the execute path. Scratch comes from the caller's workspace:
-// a shared region (fp32 copies of activations when the plan's dtype or feature axis needs them)
-// followed by one slot per thread (accumulators, packed weight blocks, activation slices).
+// a shared region (fprop/bprop: the input as fp32 block-major panels) followed by one slot per
+// thread (accumulators, packed weight blocks, activation slices).
 #include <cstddef>
 #include <cstdint>
 #include <vector>
@@ -70,8 +70,6 @@ class CpuBsmm final : public BsmmBackend {
   void l2_normalize(const BsmmL2NormArgs& args) const override;
 
  private:
-  // Whether fprop/bprop read a converted fp32 copy of the input instead of the caller's tensor.
-  bool xprop_packs_input() const;
   size_t xprop_thread_bytes() const;
   size_t updat_thread_bytes() const;
   int64_t xprop_row_tiles(int64_t N, int64_t out_blocks) const;

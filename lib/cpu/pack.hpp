@@ -34,18 +34,24 @@ void pack_activation(const T* src, int axis, int64_t N, int64_t F, int64_t n0, i
   }
 }
 
-// dst = scale · block (b x b), or scale · blockᵀ when transpose, in fp32.
+// Packs a b x b block (times scale, transposed when `transpose`) as column panels `panel` floats
+// wide: element (p, j) goes to dst[(j / panel)·panel_stride + p·panel + j % panel]. A kernel
+// walking one panel then reads consecutive memory; reading the block in place would touch every
+// other cache line of rows b floats apart, and such blocks (4 KiB aligned at b = 32) collide in
+// the same L1 sets.
 template <typename T>
-void pack_block(const T* src, int64_t b, float scale, bool transpose, float* dst) {
-  if (!transpose) {
-    for (int64_t e = 0; e < b * b; ++e) dst[e] = scale * to_float(src[e]);
-    return;
+void pack_block_panels(const T* src, int64_t b, float scale, bool transpose, int64_t panel, int64_t panel_stride,
+                       float* dst) {
+  for (int64_t j0 = 0; j0 < b; j0 += panel) {
+    float* d = dst + (j0 / panel) * panel_stride;
+    if (!transpose) {
+      for (int64_t p = 0; p < b; ++p)
+        for (int64_t j = 0; j < panel; ++j) d[p * panel + j] = scale * to_float(src[p * b + j0 + j]);
+    } else {
+      for (int64_t j = 0; j < panel; ++j)
+        for (int64_t p = 0; p < b; ++p) d[p * panel + j] = scale * to_float(src[(j0 + j) * b + p]);
+    }
   }
-  constexpr int64_t kTile = 8;  // b is a multiple of 8: transpose 8x8 tiles to stay in cache lines
-  for (int64_t i0 = 0; i0 < b; i0 += kTile)
-    for (int64_t j0 = 0; j0 < b; j0 += kTile)
-      for (int64_t i = i0; i < i0 + kTile; ++i)
-        for (int64_t j = j0; j < j0 + kTile; ++j) dst[j * b + i] = scale * to_float(src[i * b + j]);
 }
 
 // out = alpha·acc + beta·out, rounded once to T; beta = 0 never reads out.
