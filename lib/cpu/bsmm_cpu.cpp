@@ -73,7 +73,11 @@ size_t CpuBsmm::workspace_size(bsmm_op_t op, int64_t N) const {
           round_up(checked_bytes(checked_mul(N, in_features, "N*features"), sizeof(float), "workspace"), kAlign);
       return kAlign + packed + threads * xprop_thread_bytes();
     }
-    case BSMM_OP_UPDAT: return kAlign + threads * updat_thread_bytes();
+    case BSMM_OP_UPDAT: {
+      const size_t panels = round_up(checked_bytes(checked_mul(N, cfg_.C, "N*C"), sizeof(float), "workspace"), kAlign) +
+                            round_up(checked_bytes(checked_mul(N, cfg_.K, "N*K"), sizeof(float), "workspace"), kAlign);
+      return kAlign + panels + threads * updat_thread_bytes();
+    }
     case BSMM_OP_L2_NORMALIZE:
     case BSMM_OP_L2_NORMALIZE_GRAD: return kAlign + 3 * round_up(static_cast<size_t>(cfg_.K) * sizeof(float), kAlign);
     default: return 0;

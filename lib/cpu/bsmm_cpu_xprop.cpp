@@ -48,7 +48,7 @@ void CpuBsmm::xprop_typed(const BsmmXpropArgs& a) const {
   {
 #pragma omp for schedule(static)
     for (int64_t f = 0; f < in_blocks; ++f)
-      pack_activation(in, axis, N, in_features, 0, N, f * b, b, panels + f * N * b, b);
+      pack_activation(in, axis, N, in_features, 0, N, f * b, b, b, panels + f * N * b);
 
     Scratch slot(slots + static_cast<size_t>(omp_get_thread_num()) * slot_bytes);
     float* acc = slot.take<float>(static_cast<size_t>(tile_.nr_max * b));

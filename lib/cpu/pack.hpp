@@ -15,21 +15,31 @@ inline int64_t act_index(int axis, int64_t N, int64_t F, int64_t n, int64_t f) {
   return axis == 1 ? n * F + f : f * N + n;
 }
 
-// dst[r·ldd + q] = float(src(n0 + r, f0 + q)) for r < rows, q < cols. Reads along the source's
-// contiguous dimension.
+// Copies activation rows n0 .. n0+rows-1, features f0 .. f0+cols-1 into fp32 column panels
+// `panel` floats wide (cols a multiple of panel): element (r, q) goes to
+// dst[(q / panel)·rows·panel + r·panel + q % panel]; with panel = cols that is plain row-major.
+// Reads along the source's contiguous dimension. With feature_axis 1 each row contributes a
+// short piece at a stride the hardware prefetcher does not follow, so rows a few ahead are
+// prefetched explicitly.
 template <typename T>
 void pack_activation(const T* src, int axis, int64_t N, int64_t F, int64_t n0, int64_t rows, int64_t f0,
-                     int64_t cols, float* dst, int64_t ldd) {
-  if (axis == 1) {
-    for (int64_t r = 0; r < rows; ++r) {
-      const T* s = src + (n0 + r) * F + f0;
-      float* d = dst + r * ldd;
-      for (int64_t q = 0; q < cols; ++q) d[q] = to_float(s[q]);
-    }
-  } else {
-    for (int64_t q = 0; q < cols; ++q) {
-      const T* s = src + (f0 + q) * N + n0;
-      for (int64_t r = 0; r < rows; ++r) dst[r * ldd + q] = to_float(s[r]);
+                     int64_t cols, int64_t panel, float* dst) {
+  constexpr int64_t kAhead = 8;
+  constexpr int64_t kLine = 64 / sizeof(T);
+  for (int64_t q0 = 0; q0 < cols; q0 += panel) {
+    float* d = dst + (q0 / panel) * rows * panel;
+    if (axis == 1) {
+      for (int64_t r = 0; r < rows; ++r) {
+        if (r + kAhead < rows)
+          for (int64_t q = 0; q < panel; q += kLine) __builtin_prefetch(src + (n0 + r + kAhead) * F + f0 + q0 + q);
+        const T* s = src + (n0 + r) * F + f0 + q0;
+        for (int64_t q = 0; q < panel; ++q) d[r * panel + q] = to_float(s[q]);
+      }
+    } else {
+      for (int64_t q = 0; q < panel; ++q) {
+        const T* s = src + (f0 + q0 + q) * N + n0;
+        for (int64_t r = 0; r < rows; ++r) d[r * panel + q] = to_float(s[r]);
+      }
     }
   }
 }
