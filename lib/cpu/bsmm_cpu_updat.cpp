@@ -44,9 +44,9 @@ void CpuBsmm::updat_typed(const BsmmUpdatArgs& a) const {
     if (use_panels) {
       const T* x = static_cast<const T*>(a.x[0]);
       const T* dy = static_cast<const T*>(a.dy[0]);
-#pragma omp for schedule(static) nowait
+#pragma omp for schedule(dynamic, 4) nowait
       for (int64_t c = 0; c < layout_.CB; ++c) pack_activation(x, axis, N, C, 0, N, c * b, b, b, x_panels + c * N * b);
-#pragma omp for schedule(static)
+#pragma omp for schedule(dynamic, 4)
       for (int64_t k = 0; k < layout_.KB; ++k)
         pack_activation(dy, axis, N, K, 0, N, k * b, b, panel, dy_panels + k * N * b);
     }

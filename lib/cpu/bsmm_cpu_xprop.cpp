@@ -46,7 +46,7 @@ void CpuBsmm::xprop_typed(const BsmmXpropArgs& a) const {
 
 #pragma omp parallel num_threads(threads_)
   {
-#pragma omp for schedule(static)
+#pragma omp for schedule(dynamic, 4)
     for (int64_t f = 0; f < in_blocks; ++f)
       pack_activation(in, axis, N, in_features, 0, N, f * b, b, b, panels + f * N * b);
 
