@@ -3,7 +3,8 @@
 //
 // For each configuration (dtype, feature axis) and density d, on a random layout with exactly
 // round(d·CB·KB) blocks: every op is first checked against an sgemm reference on the densified
-// weights (a wrong kernel gets no time), then timed: warm-up calls, then the median of --reps calls.
+// weights (a wrong kernel gets no time), then timed: two warm-up rounds, then --reps rounds of one
+// call of ours and one dense call, alternating so both see the same load; the median of each.
 // The dense baseline is fp32 sgemm in row-major (N, features) form: fprop x·W (N x K x C), bprop
 // dy·Wᵀ (N x C x K), updat xᵀ·dy (C x K x N). Output: one Markdown table; the bars (issue
 // "Core: the C ABI, bsmm on the CPU backend") apply to fp32, feature_axis 1. Benchmarks never fail
@@ -129,22 +130,37 @@ double now_ms(bool cpu_time) {
   return static_cast<double>(ts.tv_sec) * 1e3 + static_cast<double>(ts.tv_nsec) * 1e-6;
 }
 
-double time_ms(int warmup, int reps, const Options& o, const std::function<void()>& f) {
-  for (int i = 0; i < warmup; ++i) f();
-  std::vector<double> t;
-  for (int i = 0; i < reps; ++i) {
-    const double t0 = now_ms(o.cpu_time);
-    f();
-    t.push_back(now_ms(o.cpu_time) - t0);
-  }
-  const bool use_min = o.use_min;
+// Let the other library's worker threads stop spinning (OpenBLAS workers spin for a while after
+// each call and would take a core from the next timed call).
+void settle(int ms) { std::this_thread::sleep_for(std::chrono::milliseconds(ms)); }
+
+double pick(std::vector<double> t, bool use_min) {
   if (use_min) return *std::min_element(t.begin(), t.end());
-  std::nth_element(t.begin(), t.begin() + reps / 2, t.end());
-  return t[static_cast<size_t>(reps / 2)];
+  std::nth_element(t.begin(), t.begin() + static_cast<std::ptrdiff_t>(t.size() / 2), t.end());
+  return t[t.size() / 2];
 }
 
-// Let the other library's worker threads stop spinning before timing starts.
-void settle() { std::this_thread::sleep_for(std::chrono::milliseconds(200)); }
+// Times `ours` and `dense` alternately (so both see the same machine load, which on a shared
+// machine drifts), after warm-up calls of each; returns the median (or fastest) of each.
+std::pair<double, double> time_pair(const Options& o, const std::function<void()>& ours,
+                                    const std::function<void()>& dense) {
+  std::vector<double> t_ours, t_dense;
+  for (int i = -2; i < o.reps; ++i) {  // two warm-up rounds
+    settle(150);
+    double t0 = now_ms(o.cpu_time);
+    ours();
+    const double a = now_ms(o.cpu_time) - t0;
+    settle(150);
+    t0 = now_ms(o.cpu_time);
+    dense();
+    const double d = now_ms(o.cpu_time) - t0;
+    if (i >= 0) {
+      t_ours.push_back(a);
+      t_dense.push_back(d);
+    }
+  }
+  return {pick(t_ours, o.use_min), pick(t_dense, o.use_min)};
+}
 
 void check(bs_status_t st, const char* what) {
   if (st == BS_STATUS_SUCCESS) return;
@@ -283,10 +299,9 @@ void run_config(const Options& o, const Config& cfg, double d, std::mt19937_64& 
     Row r{op.name, 0, 0, op.verify(), false};
     r.ok = r.err <= tol;
     if (r.ok) {
-      settle();
-      r.ms_ours = time_ms(2, o.reps, o, op.ours);
-      settle();
-      r.ms_dense = time_ms(2, o.reps, o, op.dense);
+      const std::pair<double, double> t = time_pair(o, op.ours, op.dense);
+      r.ms_ours = t.first;
+      r.ms_dense = t.second;
     }
     print_row(cfg, d, r, nnz, b, N, failures);
     std::fflush(stdout);
@@ -348,7 +363,7 @@ int main(int argc, char** argv) {
 
   std::printf("# bsmm CPU backend vs dense OpenBLAS sgemm\n\n");
   std::printf("blocksparse %s; %s\nOpenBLAS: %s\nthreads %d (both libraries); C = K = %lld, N = %lld, b = %lld; "
-              "%s of %d runs after 2 warm-up runs; random layouts of exact density\n\n",
+              "%s of %d runs (ours and dense alternating) after 2 warm-up runs; random layouts of exact density\n\n",
               bs_get_version_string(), bs_get_build_info(), openblas_get_config(), o.threads,
               static_cast<long long>(o.C), static_cast<long long>(o.N), static_cast<long long>(o.b), o.use_min ? "fastest" : "median", o.reps);
   if (o.cpu_time) std::printf("times are CPU time of the calling thread\n\n");
