@@ -33,7 +33,9 @@
 #include <thread>
 #include <vector>
 
-extern "C" void openblas_set_num_threads(int num_threads);  // OpenBLAS extension (cblas.h of some distributions lacks it)
+// OpenBLAS extensions, declared here because a cblas.h from another BLAS may be found first.
+extern "C" void openblas_set_num_threads(int num_threads);
+extern "C" char* openblas_get_config(void);
 
 namespace {
 

@@ -18,7 +18,7 @@ Tiling make_tiling(int64_t b) {
   // b = 8 is one vector wide: 12 rows keep 12 accumulators busy; wider blocks use 6 x 16.
   t.nv = b == 8 ? 1 : 2;
   t.mr = b == 8 ? kMaxRowsNv1 : kMaxRowsNv2;
-  t.kc = std::max<int64_t>(1, 256 / b);
+  t.kc = std::max<int64_t>(1, 128 / b);
   // The fp32 accumulator tile (nr_max x b) stays within 64 KiB (L2-resident next to the A chunk).
   t.nr_max = b >= 64 ? 128 : 256;
   t.u_nv = b == 8 ? 1 : 2;

@@ -9,12 +9,6 @@
 namespace bs {
 namespace cpu {
 
-// Element (n, f) of an activation tensor with minibatch N and F features (feature_axis 1: (N, F)
-// row-major; 0: (F, N)).
-inline int64_t act_index(int axis, int64_t N, int64_t F, int64_t n, int64_t f) {
-  return axis == 1 ? n * F + f : f * N + n;
-}
-
 // Copies activation rows n0 .. n0+rows-1, features f0 .. f0+cols-1 into fp32 column panels
 // `panel` floats wide (cols a multiple of panel): element (r, q) goes to
 // dst[(q / panel)·rows·panel + r·panel + q % panel]; with panel = cols that is plain row-major.
