@@ -22,7 +22,7 @@ Tiling make_tiling(int64_t b) {
   // The fp32 accumulator tile (nr_max x b) stays within 64 KiB (L2-resident next to the A chunk).
   t.nr_max = b >= 64 ? 128 : 256;
   t.u_nv = b == 8 ? 1 : 2;
-  t.u_mr = b == 8 ? 8 : 4;
+  t.u_mr = b == 8 ? 8 : 6;
   t.nc = 128;
   return t;
 }

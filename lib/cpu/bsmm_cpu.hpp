@@ -48,7 +48,7 @@ struct Tiling {
   // updat: b x b tiles accumulated over N in chunks of nc rows, blocks of one layout row in
   // groups that share the packed x slice.
   int u_nv = 2;
-  int u_mr = 4;
+  int u_mr = 6;
   int64_t nc = 128;
 };
 

@@ -97,7 +97,7 @@ void CpuBsmm::updat_typed(const BsmmUpdatArgs& a) const {
               for (int64_t i0 = 0; i0 < b; i0 += mr) {
                 m.a = xs + i0;
                 m.c = blk_acc + i0 * b + j0;
-                kernels_->get(nv, mr)(m);
+                kernels_->get(nv, static_cast<int>(std::min<int64_t>(mr, b - i0)))(m);
               }
             }
           }
