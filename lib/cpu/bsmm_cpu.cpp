@@ -19,7 +19,7 @@ Tiling make_tiling(int64_t b) {
   t.nv = b == 8 ? 1 : 2;
   t.mr = b == 8 ? kMaxRowsNv1 : kMaxRowsNv2;
   t.kc = std::max<int64_t>(1, 128 / b);
-  // The fp32 accumulator tile (nr_max x b) stays within 64 KiB (L2-resident next to the A chunk).
+  // The fp32 accumulator tile (nr_max x b) stays within 64 KiB, L2-resident beside the input streams.
   t.nr_max = b >= 64 ? 128 : 256;
   t.u_nv = b == 8 ? 1 : 2;
   t.u_mr = b == 8 ? 8 : 6;

@@ -44,9 +44,10 @@ struct Tiling {
   int nv = 2;           // micro-tile width in 8-float vectors (16 columns; 8 for b = 8)
   int mr = 6;           // micro-tile rows
   int64_t nr_max = 256; // rows of N per task
-  int64_t kc = 4;       // blocks per depth chunk (kc·b = 128: an 8 KiB B panel stays in L1 beside the A streams)
+  int64_t kc = 4;       // blocks per depth chunk: kc·b = 128, so an 8 KiB B panel stays in L1
+                        // beside the A streams
   // updat: b x b tiles accumulated over N in chunks of nc rows, blocks of one layout row in
-  // groups that share the packed x slice.
+  // groups that share the x slice (8 KiB B panel per 128-row chunk, as above).
   int u_nv = 2;
   int u_mr = 6;
   int64_t nc = 128;
