@@ -94,10 +94,14 @@ void CpuBsmm::updat_typed(const BsmmUpdatArgs& a) const {
             m.accumulate = any;
             for (int64_t j0 = 0; j0 < b; j0 += panel) {
               m.b_col = (j0 / panel) * panel_stride;
-              for (int64_t i0 = 0; i0 < b; i0 += mr) {
+              // b rows in near-equal tiles of at most mr rows (32 = 6+6+5+5+5+5): a short
+              // last tile would leave too few accumulators to hide the FMA latency.
+              const int64_t tiles = (b + mr - 1) / mr;
+              for (int64_t it = 0; it < tiles; ++it) {
+                const int64_t i0 = it * b / tiles, i1 = (it + 1) * b / tiles;
                 m.a = xs + i0;
                 m.c = blk_acc + i0 * b + j0;
-                kernels_->get(nv, static_cast<int>(std::min<int64_t>(mr, b - i0)))(m);
+                kernels_->get(nv, static_cast<int>(i1 - i0))(m);
               }
             }
           }
@@ -106,10 +110,9 @@ void CpuBsmm::updat_typed(const BsmmUpdatArgs& a) const {
       }
       for (int64_t e = task.begin; e < task.end; ++e) {
         const float g = gate_of(a.gate, e);
-        const float* blk_acc = acc + (e - task.begin) * b * b;
-        T* o = dw + e * b * b;
-        const bool zero = !any || g == 0.0f;
-        for (int64_t q = 0; q < b * b; ++q) store_scaled(o[q], zero ? 0.0f : blk_acc[q], a.alpha * g, a.beta);
+        float* blk_acc = acc + (e - task.begin) * b * b;
+        if (!any || g == 0.0f) std::fill(blk_acc, blk_acc + b * b, 0.0f);  // empty sum: beta·dW only
+        store_scaled(blk_acc, 1, dw + e * b * b, b * b, a.alpha * g, a.beta);
       }
     }
   }

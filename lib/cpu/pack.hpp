@@ -58,11 +58,18 @@ void pack_block_panels(const T* src, int64_t b, float scale, bool transpose, int
   }
 }
 
-// out = alpha·acc + beta·out, rounded once to T; beta = 0 never reads out.
+// out[i] = alpha·acc[i·acc_stride] + beta·out[i] for i < n, rounded once to T;
+// beta = 0 never reads out. The beta test sits outside the loop so the loop vectorizes.
 template <typename T>
-inline void store_scaled(T& out, float acc, float alpha, float beta) {
-  const float v = alpha * acc;
-  out = from_float<T>(beta == 0.0f ? v : v + beta * to_float(out));
+void store_scaled(const float* acc, int64_t acc_stride, T* out, int64_t n, float alpha, float beta) {
+  if (beta == 0.0f) {
+    for (int64_t i = 0; i < n; ++i) out[i] = from_float<T>(alpha * acc[i * acc_stride]);
+  } else {
+    for (int64_t i = 0; i < n; ++i) {
+      T& o = out[i];
+      o = from_float<T>(alpha * acc[i * acc_stride] + beta * to_float(o));
+    }
+  }
 }
 
 // Writes an fp32 tile acc[r·lda + q] (rows x cols) to activation rows n0.., features f0..
@@ -70,15 +77,9 @@ template <typename T>
 void store_activation(const float* acc, int64_t lda, int64_t rows, int64_t cols, T* dst, int axis, int64_t N,
                       int64_t F, int64_t n0, int64_t f0, float alpha, float beta) {
   if (axis == 1) {
-    for (int64_t r = 0; r < rows; ++r) {
-      T* d = dst + (n0 + r) * F + f0;
-      for (int64_t q = 0; q < cols; ++q) store_scaled(d[q], acc[r * lda + q], alpha, beta);
-    }
+    for (int64_t r = 0; r < rows; ++r) store_scaled(acc + r * lda, 1, dst + (n0 + r) * F + f0, cols, alpha, beta);
   } else {
-    for (int64_t q = 0; q < cols; ++q) {
-      T* d = dst + (f0 + q) * N + n0;
-      for (int64_t r = 0; r < rows; ++r) store_scaled(d[r], acc[r * lda + q], alpha, beta);
-    }
+    for (int64_t q = 0; q < cols; ++q) store_scaled(acc + q, lda, dst + (f0 + q) * N + n0, rows, alpha, beta);
   }
 }
 
