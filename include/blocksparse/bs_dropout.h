@@ -30,29 +30,45 @@
 BS_BEGIN_DECLS
 
 /**
- * @brief One Philox4x32-10 block on the host: `out = Philox4x32-10(counter, key)`.
- * @return #BS_STATUS_SUCCESS, #BS_STATUS_NULL_POINTER. Thread-safe.
+ * @brief One Philox4x32-10 block on the host: `out = Philox4x32-10(counter, key)` (ten rounds, the
+ * multipliers and Weyl constants of the paper). Pure function of its inputs.
+ * @param[in]  counter  4 uint32 words, least significant first.
+ * @param[in]  key      2 uint32 words.
+ * @param[out] out      4 uint32 words of random output.
+ * @return #BS_STATUS_SUCCESS, #BS_STATUS_NULL_POINTER (any pointer NULL; @p out untouched).
+ * Thread-safe; deterministic.
  */
 BS_API bs_status_t bs_philox4x32_10(const uint32_t counter[4], const uint32_t key[2], uint32_t out[4]);
 
 /**
  * @brief Writes the bit-packed keep mask of @p n elements (see the file overview).
- * @param n          Elements, >= 0.
- * @param keep_prob  In (0, 1].
- * @param seed       Philox key.
- * @param offset     First Philox counter.
- * @param mask       Output: `ceil(n/32)` uint32 words.
- * @return The statuses of bs_ew.h (#BS_STATUS_INVALID_VALUE for keep_prob outside (0, 1]).
+ * @param[in]  backend    #bs_backend_t: where @p mask lives and the work runs.
+ * @param[in]  n          Elements, >= 0 (0 returns at once).
+ * @param[in]  keep_prob  Keep probability in (0, 1].
+ * @param[in]  seed       Philox key (64 bits).
+ * @param[in]  offset     First Philox counter (64 bits); the call uses `ceil(n/4)` counters.
+ * @param[out] mask       `ceil(n/32)` uint32 words, 4-byte aligned; every word is written.
+ * @param[in]  stream     CUDA stream; ignored by the CPU backend.
+ * @return The statuses listed in bs_ew.h; #BS_STATUS_INVALID_VALUE also for keep_prob outside
+ *         (0, 1] or NaN. Thread-safe; deterministic: the same bits on every backend and device.
  */
 BS_API bs_status_t bs_dropout_mask(bs_backend_t backend, int64_t n, float keep_prob, uint64_t seed, uint64_t offset,
                                    uint32_t* mask, bs_stream_t stream);
 
 /**
  * @brief `y = x·mask/keep_prob` with the mask drawn from `(seed, offset)`; optionally stores it.
- * @param x     Input, @p n elements of @p dtype.
- * @param y     Output; may alias x.
- * @param mask  Optional (NULL = not stored): `ceil(n/32)` uint32 words.
- * @return As bs_dropout_mask().
+ * @param[in]  backend    #bs_backend_t.
+ * @param[in]  dtype      #bs_dtype_t of x and y.
+ * @param[in]  n          Elements, >= 0 (0 returns at once).
+ * @param[in]  x          Input, @p n elements of @p dtype.
+ * @param[in]  keep_prob  Keep probability in (0, 1].
+ * @param[in]  seed       Philox key.
+ * @param[in]  offset     First Philox counter.
+ * @param[out] y          Output, @p n elements of @p dtype; may alias x.
+ * @param[out] mask       Optional (NULL = not stored): `ceil(n/32)` uint32 words, the bits
+ *                        bs_dropout_mask() writes for the same `(n, keep_prob, seed, offset)`.
+ * @param[in]  stream     CUDA stream; ignored by the CPU backend.
+ * @return As bs_dropout_mask(). Thread-safe; deterministic.
  */
 BS_API bs_status_t bs_dropout_fprop(bs_backend_t backend, bs_dtype_t dtype, int64_t n, const void* x,
                                     float keep_prob, uint64_t seed, uint64_t offset, void* y, uint32_t* mask,
@@ -61,8 +77,15 @@ BS_API bs_status_t bs_dropout_fprop(bs_backend_t backend, bs_dtype_t dtype, int6
 /**
  * @brief `y = x·mask/keep_prob` with a given mask: dropout's backward (x = dy) or a forward that
  * reuses a mask.
- * @param mask  `ceil(n/32)` uint32 words (bits past n are ignored).
- * @return As bs_dropout_mask().
+ * @param[in]  backend    #bs_backend_t.
+ * @param[in]  dtype      #bs_dtype_t of x and y.
+ * @param[in]  n          Elements, >= 0 (0 returns at once).
+ * @param[in]  x          Input, @p n elements of @p dtype.
+ * @param[in]  mask       `ceil(n/32)` uint32 words (bits past n are ignored).
+ * @param[in]  keep_prob  The keep probability the mask was drawn with, in (0, 1].
+ * @param[out] y          Output, @p n elements of @p dtype; may alias x.
+ * @param[in]  stream     CUDA stream; ignored by the CPU backend.
+ * @return As bs_dropout_mask(). Thread-safe; deterministic.
  */
 BS_API bs_status_t bs_dropout_apply(bs_backend_t backend, bs_dtype_t dtype, int64_t n, const void* x,
                                     const uint32_t* mask, float keep_prob, void* y, bs_stream_t stream);

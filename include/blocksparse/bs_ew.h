@@ -51,16 +51,17 @@ typedef enum bs_ew_binary_op {
  * @brief `z = op(x, y)` on `(rows, cols)` tensors; with @p y_is_vector, `y` has shape `(cols)` and
  * is broadcast along the last axis (`z[r, c] = op(x[r, c], y[c])`, the original's BIASADD/GAINMUL).
  *
- * @param backend      #bs_backend_t.
- * @param op           #bs_ew_binary_op_t.
- * @param dtype        #bs_dtype_t of x, y and z.
- * @param rows, cols   Shape of x and z, both >= 0 (any contiguous tensor: rows·cols elements).
- * @param x            Input `(rows, cols)`.
- * @param y            Input `(rows, cols)`, or `(cols)` when @p y_is_vector is 1.
- * @param y_is_vector  0 or 1.
- * @param z            Output `(rows, cols)`; may alias x (or y when y is not a vector).
- * @param stream       CUDA stream; ignored on the CPU.
- * @return The statuses listed in the file overview.
+ * @param[in]  backend      #bs_backend_t: where the tensors live and the work runs.
+ * @param[in]  op           #bs_ew_binary_op_t.
+ * @param[in]  dtype        #bs_dtype_t of x, y and z.
+ * @param[in]  rows, cols   Shape of x and z, both >= 0 (any contiguous tensor: rows·cols elements;
+ *                          0 elements returns at once).
+ * @param[in]  x            Input `(rows, cols)` row-major.
+ * @param[in]  y            Input `(rows, cols)`, or `(cols)` when @p y_is_vector is 1.
+ * @param[in]  y_is_vector  0 or 1.
+ * @param[out] z            Output `(rows, cols)`; may alias x (or y when y is not a vector).
+ * @param[in]  stream       CUDA stream; ignored by the CPU backend.
+ * @return The statuses listed in the file overview. Thread-safe; deterministic.
  */
 BS_API bs_status_t bs_ew_binary(bs_backend_t backend, bs_ew_binary_op_t op, bs_dtype_t dtype, int64_t rows,
                                 int64_t cols, const void* x, const void* y, int32_t y_is_vector, void* z,
@@ -68,13 +69,20 @@ BS_API bs_status_t bs_ew_binary(bs_backend_t backend, bs_ew_binary_op_t op, bs_d
 
 /**
  * @brief Gradients of bs_ew_binary(): `dx = dz·∂z/∂x`, `dy = dz·∂z/∂y` (summed over rows in fp32
- * when y is a vector, then rounded to @p dtype).
+ * in a fixed order when y is a vector, then rounded to @p dtype).
  *
- * @param dz      Gradient of z, `(rows, cols)`.
- * @param x, y    The forward's inputs.
- * @param dx      Optional (NULL = skip): `(rows, cols)`, may alias dz.
- * @param dy      Optional (NULL = skip): shape of y; may alias dz when y is not a vector.
- * Other parameters and statuses as bs_ew_binary(). Deterministic.
+ * @param[in]  backend      #bs_backend_t.
+ * @param[in]  op           #bs_ew_binary_op_t of the forward.
+ * @param[in]  dtype        #bs_dtype_t of every tensor.
+ * @param[in]  rows, cols   Shape of x, dz and dx, both >= 0. With rows = 0 and a vector y, dy
+ *                          (when given) is set to zeros.
+ * @param[in]  dz           Gradient of z, `(rows, cols)`.
+ * @param[in]  x, y         The forward's inputs.
+ * @param[in]  y_is_vector  0 or 1, as in the forward.
+ * @param[out] dx           Optional (NULL = skip): `(rows, cols)`, may alias dz.
+ * @param[out] dy           Optional (NULL = skip): shape of y; may alias dz when y is not a vector.
+ * @param[in]  stream       CUDA stream; ignored by the CPU backend.
+ * @return The statuses listed in the file overview. Thread-safe; deterministic.
  */
 BS_API bs_status_t bs_ew_binary_grad(bs_backend_t backend, bs_ew_binary_op_t op, bs_dtype_t dtype, int64_t rows,
                                      int64_t cols, const void* dz, const void* x, const void* y, int32_t y_is_vector,
@@ -99,19 +107,32 @@ typedef enum bs_ew_unary_op {
 
 /**
  * @brief `y = op(x)` on @p n elements.
- * @param alpha  Finite; used by ELU, GELU and SWISH, ignored otherwise.
- * @param y      Output of @p n elements; may alias x.
- * @return The statuses listed in the file overview.
+ * @param[in]  backend  #bs_backend_t.
+ * @param[in]  op       #bs_ew_unary_op_t.
+ * @param[in]  dtype    #bs_dtype_t of x and y.
+ * @param[in]  n        Elements, >= 0 (0 returns at once).
+ * @param[in]  x        Input of @p n elements.
+ * @param[in]  alpha    Finite; used by ELU, GELU and SWISH, ignored otherwise.
+ * @param[out] y        Output of @p n elements; may alias x.
+ * @param[in]  stream   CUDA stream; ignored by the CPU backend.
+ * @return The statuses listed in the file overview (#BS_STATUS_INVALID_VALUE for a non-finite
+ *         alpha). Thread-safe; deterministic.
  */
 BS_API bs_status_t bs_ew_unary(bs_backend_t backend, bs_ew_unary_op_t op, bs_dtype_t dtype, int64_t n,
                                const void* x, float alpha, void* y, bs_stream_t stream);
 
 /**
  * @brief Gradient of bs_ew_unary(): `dx = dy·op'(x)`, computed from the forward's *input* x.
- * @param dy  Gradient of y, @p n elements.
- * @param x   The forward's input.
- * @param dx  Output of @p n elements; may alias dy or x.
- * @return The statuses listed in the file overview.
+ * @param[in]  backend  #bs_backend_t.
+ * @param[in]  op       #bs_ew_unary_op_t of the forward.
+ * @param[in]  dtype    #bs_dtype_t of dy, x and dx.
+ * @param[in]  n        Elements, >= 0 (0 returns at once).
+ * @param[in]  dy       Gradient of y, @p n elements.
+ * @param[in]  x        The forward's input.
+ * @param[in]  alpha    The forward's alpha (finite).
+ * @param[out] dx       Output of @p n elements; may alias dy or x.
+ * @param[in]  stream   CUDA stream; ignored by the CPU backend.
+ * @return The statuses listed in the file overview. Thread-safe; deterministic.
  */
 BS_API bs_status_t bs_ew_unary_grad(bs_backend_t backend, bs_ew_unary_op_t op, bs_dtype_t dtype, int64_t n,
                                     const void* dy, const void* x, float alpha, void* dx, bs_stream_t stream);
@@ -128,12 +149,16 @@ typedef enum bs_act {
 /**
  * @brief Fused bias + activation (the original's `bias_relu`): `y = act(x + bias)`, bias along the
  * feature axis.
- * @param feature_axis  1: x is `(N, K)` (bias along the last axis); 0: x is `(K, N)`.
- * @param N, K          Sizes, >= 0.
- * @param x             Input, dtype @p dtype.
- * @param bias          K fp32, or NULL (no bias: `y = act(x)`).
- * @param y             Output, the shape of x; may alias x.
- * @return The statuses listed in the file overview.
+ * @param[in]  backend       #bs_backend_t.
+ * @param[in]  act           #bs_act_t.
+ * @param[in]  dtype         #bs_dtype_t of x and y.
+ * @param[in]  feature_axis  1: x is `(N, K)` (bias along the last axis); 0: x is `(K, N)`.
+ * @param[in]  N, K          Sizes, >= 0 (no elements returns at once).
+ * @param[in]  x             Input, dtype @p dtype.
+ * @param[in]  bias          K fp32, or NULL (no bias: `y = act(x)`).
+ * @param[out] y             Output, the shape of x; may alias x.
+ * @param[in]  stream        CUDA stream; ignored by the CPU backend.
+ * @return The statuses listed in the file overview. Thread-safe; deterministic.
  */
 BS_API bs_status_t bs_bias_act(bs_backend_t backend, bs_act_t act, bs_dtype_t dtype, int32_t feature_axis, int64_t N,
                                int64_t K, const void* x, const float* bias, void* y, bs_stream_t stream);
@@ -141,12 +166,18 @@ BS_API bs_status_t bs_bias_act(bs_backend_t backend, bs_act_t act, bs_dtype_t dt
 /**
  * @brief Gradient of bs_bias_act(), recomputing `z = x + bias`: `dx = dy·act'(z)` and
  * `dbias = Σ_N dx` (fp32, exact order fixed, no atomics).
- * @param dy     Gradient of y, the shape of x.
- * @param x      The forward's input.
- * @param bias   The forward's bias (NULL = none).
- * @param dx     Output, the shape of x; may alias dy.
- * @param dbias  Optional (NULL = skip): K fp32, overwritten.
- * @return The statuses listed in the file overview.
+ * @param[in]  backend       #bs_backend_t.
+ * @param[in]  act           #bs_act_t of the forward.
+ * @param[in]  dtype         #bs_dtype_t of dy, x and dx.
+ * @param[in]  feature_axis  As in the forward: 1 `(N, K)`, 0 `(K, N)`.
+ * @param[in]  N, K          Sizes, >= 0. N = 0 writes zeros to dbias when given.
+ * @param[in]  dy            Gradient of y, the shape of x.
+ * @param[in]  x             The forward's input.
+ * @param[in]  bias          The forward's bias (NULL = none).
+ * @param[out] dx            Output, the shape of x; may alias dy.
+ * @param[out] dbias         Optional (NULL = skip): K fp32, overwritten.
+ * @param[in]  stream        CUDA stream; ignored by the CPU backend.
+ * @return The statuses listed in the file overview. Thread-safe; deterministic.
  */
 BS_API bs_status_t bs_bias_act_grad(bs_backend_t backend, bs_act_t act, bs_dtype_t dtype, int32_t feature_axis,
                                     int64_t N, int64_t K, const void* dy, const void* x, const float* bias,
@@ -155,9 +186,15 @@ BS_API bs_status_t bs_bias_act_grad(bs_backend_t backend, bs_act_t act, bs_dtype
 /**
  * @brief Converts @p n elements from @p src_dtype to @p dst_dtype, round-to-nearest-even (NaN stays
  * NaN, overflow gives ±inf). The gradient of a cast is the cast back.
- * @param x  Input, @p src_dtype.
- * @param y  Output, @p dst_dtype; may alias x only when both dtypes are equal.
- * @return The statuses listed in the file overview.
+ * @param[in]  backend    #bs_backend_t.
+ * @param[in]  src_dtype  #bs_dtype_t of x.
+ * @param[in]  dst_dtype  #bs_dtype_t of y.
+ * @param[in]  n          Elements, >= 0 (0 returns at once).
+ * @param[in]  x          Input, @p src_dtype.
+ * @param[out] y          Output, @p dst_dtype; may alias x only when both dtypes are equal
+ *                        (#BS_STATUS_INVALID_VALUE otherwise).
+ * @param[in]  stream     CUDA stream; ignored by the CPU backend.
+ * @return The statuses listed in the file overview. Thread-safe; deterministic.
  */
 BS_API bs_status_t bs_float_cast(bs_backend_t backend, bs_dtype_t src_dtype, bs_dtype_t dst_dtype, int64_t n,
                                  const void* x, void* y, bs_stream_t stream);
@@ -168,10 +205,14 @@ BS_API bs_status_t bs_float_cast(bs_backend_t backend, bs_dtype_t src_dtype, bs_
 /**
  * @brief `y = Σ_i xs[i]` over @p count tensors of @p n elements, summed in fp32 in index order and
  * rounded once.
- * @param count  1 .. #BS_ADD_N_MAX_INPUTS.
- * @param xs     Host array of @p count tensor pointers (each a device pointer for CUDA).
- * @param y      Output of @p n elements; may alias one of the inputs.
- * @return The statuses listed in the file overview.
+ * @param[in]  backend  #bs_backend_t.
+ * @param[in]  dtype    #bs_dtype_t of every tensor.
+ * @param[in]  n        Elements per tensor, >= 0 (0 returns at once).
+ * @param[in]  count    1 .. #BS_ADD_N_MAX_INPUTS (#BS_STATUS_INVALID_VALUE otherwise).
+ * @param[in]  xs       Host array of @p count tensor pointers (each a device pointer for CUDA).
+ * @param[out] y        Output of @p n elements; may alias one of the inputs.
+ * @param[in]  stream   CUDA stream; ignored by the CPU backend.
+ * @return The statuses listed in the file overview. Thread-safe; deterministic.
  */
 BS_API bs_status_t bs_add_n(bs_backend_t backend, bs_dtype_t dtype, int64_t n, int32_t count,
                             const void* const* xs, void* y, bs_stream_t stream);

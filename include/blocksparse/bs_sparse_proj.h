@@ -54,6 +54,8 @@ typedef struct bs_sparse_proj_params {
 
 /**
  * @brief Fills @p params with the defaults and sets struct_size.
+ * @param[out] params       The struct to fill.
+ * @param[in]  struct_size  `sizeof(bs_sparse_proj_params_t)` as the caller compiled it.
  * @return #BS_STATUS_SUCCESS, #BS_STATUS_NULL_POINTER, #BS_STATUS_STRUCT_SIZE_MISMATCH. Thread-safe.
  */
 BS_API bs_status_t bs_sparse_proj_params_init(bs_sparse_proj_params_t* params, size_t struct_size);
@@ -75,40 +77,88 @@ BS_API bs_status_t bs_sparse_proj_params_init(bs_sparse_proj_params_t* params, s
 BS_API bs_status_t bs_sparse_proj_create(bs_sparse_proj_plan_t* plan, const bs_sparse_proj_params_t* params,
                                          const int64_t* lut);
 
-/** @brief Destroys a plan (NULL is a no-op). Enqueued work using it must have completed.
- *  @return #BS_STATUS_SUCCESS. */
+/**
+ * @brief Destroys a plan and frees its device buffers. Enqueued work using it must have completed;
+ * must not race with other uses of the plan.
+ * @param[in] plan  The plan, or NULL (a no-op).
+ * @return #BS_STATUS_SUCCESS.
+ */
 BS_API bs_status_t bs_sparse_proj_destroy(bs_sparse_proj_plan_t plan);
 
-/** @brief gather: `y (proj) = x (hidden)[lut]`. Also the gradient of scatter. */
+/**
+ * @brief gather: `y (proj) = x (hidden)[lut]`. Also the gradient of scatter.
+ * @param[in]  plan    The plan (fixes backend, device, dtype, feature axis, nhidden, nproj).
+ * @param[in]  N       Minibatch, >= 0 (0 returns at once; pointers may then be NULL).
+ * @param[in]  x       Hidden tensor, `(nhidden, N)` or `(N, nhidden)`.
+ * @param[out] y       Projected tensor, `(nproj, N)` or `(N, nproj)`.
+ * @param[in]  stream  CUDA stream; ignored by CPU plans.
+ * @return The statuses listed in the file overview. Thread-safe; deterministic.
+ */
 BS_API bs_status_t bs_sparse_proj_gather(const_bs_sparse_proj_plan_t plan, int64_t N, const void* x, void* y,
                                          bs_stream_t stream);
 
-/** @brief scatter: `y (hidden) = 0`, `y[lut] = x (proj)`. Also the gradient of gather. */
+/**
+ * @brief scatter: `y (hidden) = 0`, `y[lut] = x (proj)`. Also the gradient of gather.
+ * @param[in]  plan    The plan (fixes backend, device, dtype, feature axis, nhidden, nproj).
+ * @param[in]  N       Minibatch, >= 0 (0 returns at once; pointers may then be NULL).
+ * @param[in]  x       Projected tensor, `(nproj, N)` or `(N, nproj)`.
+ * @param[out] y       Hidden tensor, `(nhidden, N)` or `(N, nhidden)`; every element is written.
+ * @param[in]  stream  CUDA stream; ignored by CPU plans.
+ * @return The statuses listed in the file overview. Thread-safe; deterministic.
+ */
 BS_API bs_status_t bs_sparse_proj_scatter(const_bs_sparse_proj_plan_t plan, int64_t N, const void* x, void* y,
                                           bs_stream_t stream);
 
-/** @brief scatter_add: `z (hidden) = x (hidden)`, `z[lut] += y (proj)`; z may alias x. */
+/**
+ * @brief scatter_add: `z (hidden) = x (hidden)`, `z[lut] += y (proj)`.
+ * @param[in]  plan    The plan (fixes backend, device, dtype, feature axis, nhidden, nproj).
+ * @param[in]  N       Minibatch, >= 0 (0 returns at once; pointers may then be NULL).
+ * @param[in]  x       Hidden tensor.
+ * @param[in]  y       Projected tensor.
+ * @param[out] z       Hidden tensor; may alias x (in place).
+ * @param[in]  stream  CUDA stream; ignored by CPU plans.
+ * @return The statuses listed in the file overview. Thread-safe; deterministic.
+ */
 BS_API bs_status_t bs_sparse_proj_scatter_add(const_bs_sparse_proj_plan_t plan, int64_t N, const void* x,
                                               const void* y, void* z, bs_stream_t stream);
 
-/** @brief scatter_mul: `z (hidden) = x (hidden)`, `z[lut] *= y (proj)`; z may alias x. */
+/**
+ * @brief scatter_mul: `z (hidden) = x (hidden)`, `z[lut] *= y (proj)`.
+ * @param[in]  plan    The plan (fixes backend, device, dtype, feature axis, nhidden, nproj).
+ * @param[in]  N       Minibatch, >= 0 (0 returns at once; pointers may then be NULL).
+ * @param[in]  x       Hidden tensor.
+ * @param[in]  y       Projected tensor.
+ * @param[out] z       Hidden tensor; may alias x (in place).
+ * @param[in]  stream  CUDA stream; ignored by CPU plans.
+ * @return The statuses listed in the file overview. Thread-safe; deterministic.
+ */
 BS_API bs_status_t bs_sparse_proj_scatter_mul(const_bs_sparse_proj_plan_t plan, int64_t N, const void* x,
                                               const void* y, void* z, bs_stream_t stream);
 
 /**
  * @brief Gradient of scatter_add: `dx (hidden) = dz`, `dy (proj) = dz[lut]`.
- * @param dx  Optional (NULL = skip); may alias dz.
- * @param dy  Optional (NULL = skip).
+ * @param[in]  plan    The plan (fixes backend, device, dtype, feature axis, nhidden, nproj).
+ * @param[in]  N       Minibatch, >= 0 (0 returns at once; pointers may then be NULL).
+ * @param[in]  dz      Gradient of z (hidden).
+ * @param[out] dx      Optional (NULL = skip), hidden; may alias dz.
+ * @param[out] dy      Optional (NULL = skip), projected.
+ * @param[in]  stream  CUDA stream; ignored by CPU plans.
+ * @return The statuses listed in the file overview. Thread-safe; deterministic.
  */
 BS_API bs_status_t bs_sparse_proj_scatter_add_grad(const_bs_sparse_proj_plan_t plan, int64_t N, const void* dz,
                                                    void* dx, void* dy, bs_stream_t stream);
 
 /**
  * @brief Gradient of scatter_mul: `dx (hidden) = dz` with `dx[lut] *= y`, `dy (proj) = dz[lut]·x[lut]`.
- * @param dz  Gradient of z (hidden).
- * @param x   The forward's x (hidden); @param y the forward's y (proj).
- * @param dx  Optional (NULL = skip); may alias dz.
- * @param dy  Optional (NULL = skip).
+ * @param[in]  plan    The plan (fixes backend, device, dtype, feature axis, nhidden, nproj).
+ * @param[in]  N       Minibatch, >= 0 (0 returns at once; pointers may then be NULL).
+ * @param[in]  dz      Gradient of z (hidden).
+ * @param[in]  x       The forward's x (hidden).
+ * @param[in]  y       The forward's y (projected).
+ * @param[out] dx      Optional (NULL = skip), hidden; may alias dz.
+ * @param[out] dy      Optional (NULL = skip), projected.
+ * @param[in]  stream  CUDA stream; ignored by CPU plans.
+ * @return The statuses listed in the file overview. Thread-safe; deterministic.
  */
 BS_API bs_status_t bs_sparse_proj_scatter_mul_grad(const_bs_sparse_proj_plan_t plan, int64_t N, const void* dz,
                                                    const void* x, const void* y, void* dx, void* dy,

@@ -90,8 +90,12 @@ BS_API bs_status_t layernorm_params_init(layernorm_params_t* params, size_t stru
  */
 BS_API bs_status_t layernorm_create(layernorm_plan_t* plan, const layernorm_params_t* params);
 
-/** @brief Destroys a plan. NULL is a no-op. Must not race with other uses of the plan.
- *  @return #BS_STATUS_SUCCESS. */
+/**
+ * @brief Destroys a plan. Must not race with other uses of the plan; enqueued work using it may
+ * still run (the plan holds no device memory).
+ * @param[in] plan  The plan, or NULL (a no-op).
+ * @return #BS_STATUS_SUCCESS.
+ */
 BS_API bs_status_t layernorm_destroy(layernorm_plan_t plan);
 
 /** @brief The execute functions, for layernorm_get_workspace_size(). */
@@ -104,6 +108,10 @@ typedef enum layernorm_op {
 /**
  * @brief Workspace bytes that @p op needs for minibatch @p N (it serves any smaller N too). May be 0,
  * in which case the call accepts a NULL workspace.
+ * @param[in]  plan   The plan.
+ * @param[in]  op     #layernorm_op_t: the execute function the workspace is for.
+ * @param[in]  N      Minibatch, >= 0.
+ * @param[out] bytes  Receives the size in bytes.
  * @return #BS_STATUS_SUCCESS, #BS_STATUS_NULL_POINTER, #BS_STATUS_INVALID_VALUE (op, N < 0),
  *         #BS_STATUS_OVERFLOW. Thread-safe.
  */

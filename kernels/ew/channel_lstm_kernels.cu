@@ -9,8 +9,11 @@ namespace {
 // ---- per-channel ops --------------------------------------------------------------------------
 struct ChannelFwdOp {
   ChannelArgs a;
+  bool idx32;  // every index fits 32 bits: 32-bit division (a 64-bit one costs ~70 instructions)
   __device__ void operator()(int64_t e, const float* x, float* y) const {
-    const int64_t c = (e / a.I) % a.C;
+    const int64_t c = idx32 ? static_cast<int64_t>(static_cast<uint32_t>(e) / static_cast<uint32_t>(a.I) %
+                                                   static_cast<uint32_t>(a.C))
+                            : (e / a.I) % a.C;
     const Coef k = channel_coef(a, c, a.mean ? a.mean[c] : 0.0f, a.var ? a.var[c] : 0.0f);
     y[0] = act_fwd(a.act, k.scale * (x[0] + k.pre) + k.post);
   }
@@ -74,17 +77,23 @@ struct ChannelBwd {
 };
 
 // ---- LSTM ---------------------------------------------------------------------------------------
-template <typename T>
+// One thread per 8 features of one sample: 5 (forward) or 7 (backward) 16-byte pack loads in flight.
+// Index math in `I` (uint32_t when every index fits: 64-bit division is ~70 instructions per pack);
+// the bias is read as float4 pairs when `vec` (K % 8 == 0, every pointer 16-byte aligned).
+template <typename T, typename I>
 __global__ void __launch_bounds__(kMapThreads) lstm_kernel(LstmArgs a, bool bprop, bool vec) {
-  const int64_t K = a.K, ppr = (K + 7) / 8;
-  const int64_t stride = static_cast<int64_t>(gridDim.x) * kMapThreads;
-  for (int64_t p = static_cast<int64_t>(blockIdx.x) * kMapThreads + threadIdx.x; p < a.N * ppr; p += stride) {
-    const int64_t n = p / ppr, k0 = (p % ppr) * 8, row = n * K, hrow = n * 4 * K;
+  const I K = static_cast<I>(a.K), ppr = (K + 7) / 8, total = static_cast<I>(a.N) * ppr;
+  const I stride = static_cast<I>(gridDim.x) * kMapThreads;
+  for (I p = static_cast<I>(blockIdx.x) * kMapThreads + threadIdx.x; p < total; p += stride) {
+    const I n = p / ppr, k0 = (p - n * ppr) * 8, row = n * K, hrow = n * 4 * K;
     float c[8], g[4][8];
     load8_clip<T>(a.c, row + k0, row + K, vec, c);
     for (int j = 0; j < 4; ++j) {
       load8_clip<T>(a.h, hrow + j * K + k0, hrow + j * K + K, vec, g[j]);
-      for (int e = 0; e < 8; ++e) g[j][e] += a.bias && k0 + e < K ? a.bias[j * K + k0 + e] : 0.0f;
+      if (!a.bias) continue;
+      float b[8];
+      load8_clip<float>(a.bias, j * K + k0, j * K + K, vec, b);
+      for (int e = 0; e < 8; ++e) g[j][e] += b[e];
     }
     if (!bprop) {
       float cn[8], hn[8];
@@ -102,6 +111,17 @@ __global__ void __launch_bounds__(kMapThreads) lstm_kernel(LstmArgs a, bool bpro
     store8_clip<T>(a.dc, row + k0, row + K, vec, dc);
     for (int j = 0; j < 4; ++j) store8_clip<T>(a.dh, hrow + j * K + k0, hrow + j * K + K, vec, d[j]);
   }
+}
+
+template <typename T>
+void launch_lstm(const LstmArgs& a, bool bprop, bool vec) {
+  const int64_t packs = a.N * ((a.K + 7) / 8);
+  const unsigned grid = grid_for(packs, kMapThreads);
+  // 32-bit indices when the largest index (h: N·4K, plus a grid stride of overshoot) fits.
+  if (a.N * 4 * a.K + static_cast<int64_t>(grid) * kMapThreads * 8 < (int64_t{1} << 32))
+    lstm_kernel<T, uint32_t><<<grid, kMapThreads, 0, as_stream(a.stream)>>>(a, bprop, vec);
+  else
+    lstm_kernel<T, int64_t><<<grid, kMapThreads, 0, as_stream(a.stream)>>>(a, bprop, vec);
 }
 
 // Column sums of a typed (O, C) matrix into fp32 (LSTM dbias over the stored dh).
@@ -174,7 +194,9 @@ void CudaOps::channel(const ChannelArgs& a) const {
         MapIO io;
         io.in[0] = a.x;
         io.out[0] = a.out;
-        launch_map<T, T, 1, 1>(a.O * a.C * a.I, io, ChannelFwdOp{a}, a.stream, "per-channel forward kernel");
+        const int64_t n = a.O * a.C * a.I;
+        launch_map<T, T, 1, 1>(n, io, ChannelFwdOp{a, n + 8 < (int64_t{1} << 32)}, a.stream,
+                               "per-channel forward kernel");
         break;
       }
       case ChannelMode::kBnTrainForward:
@@ -188,22 +210,20 @@ void CudaOps::channel(const ChannelArgs& a) const {
 }
 
 void CudaOps::lstm_fprop(const LstmArgs& a) const {
-  const bool vec = a.K % 8 == 0 && aligned16(a.c) && aligned16(a.h) && aligned16(a.c_next) && aligned16(a.h_next);
-  dispatch_dtype(a.dtype, [&](auto tag) {
-    lstm_kernel<decltype(tag)>
-        <<<grid_for(a.N * ((a.K + 7) / 8), kMapThreads), kMapThreads, 0, as_stream(a.stream)>>>(a, false, vec);
-  });
+  const bool vec = a.K % 8 == 0 && aligned16(a.c) && aligned16(a.h) && aligned16(a.c_next) && aligned16(a.h_next) &&
+                   (!a.bias || aligned16(a.bias));
+  dispatch_dtype(a.dtype, [&](auto tag) { launch_lstm<decltype(tag)>(a, false, vec); });
   check_launch("bs_lstm_gates_fprop kernel");
 }
 
 void CudaOps::lstm_bprop(const LstmArgs& a) const {
   const bool vec = a.K % 8 == 0 && aligned16(a.c) && aligned16(a.h) && aligned16(a.dc) && aligned16(a.dh) &&
-                   (!a.dc_next || aligned16(a.dc_next)) && (!a.dh_next || aligned16(a.dh_next));
+                   (!a.dc_next || aligned16(a.dc_next)) && (!a.dh_next || aligned16(a.dh_next)) &&
+                   (!a.bias || aligned16(a.bias));
   dispatch_dtype(a.dtype, [&](auto tag) {
     using T = decltype(tag);
     if (a.N > 0) {
-      lstm_kernel<T><<<grid_for(a.N * ((a.K + 7) / 8), kMapThreads), kMapThreads, 0, as_stream(a.stream)>>>(a, true,
-                                                                                                          vec);
+      launch_lstm<T>(a, true, vec);
       check_launch("bs_lstm_gates_bprop kernel");
     }
     if (a.dbias) launch_channel_reduce(ColumnSum<T>{a.dh, a.dbias}, a.N, 4 * a.K, 1, a.stream, "LSTM dbias kernel");

@@ -79,25 +79,48 @@ __global__ void __launch_bounds__(kMapThreads) add_n_kernel(AddNArgs a, bool vec
   }
 }
 
-// One thread per 32-element mask word: the word is written by one thread, no atomics.
+// One thread per 8-element pack (coalesced 16-byte loads and stores): the pack's 8 keep bits are a
+// byte of its 32-element mask word, and the 4 lanes sharing a word OR their bytes together with two
+// xor-shuffles before one of them stores it (no atomics). The loop bound is uniform per warp so all
+// lanes reach the shuffles.
+__device__ __forceinline__ uint32_t dropout_bits8(const DropoutArgs& a, int64_t p) {
+  uint32_t bits = 0;
+  for (int b = 0; b < 2; ++b) {
+    uint32_t r[4];
+    dropout_words(a.seed, a.offset, static_cast<uint64_t>(2 * p + b), r);
+    for (int j = 0; j < 4; ++j) {
+      const bool keep = 8 * p + 4 * b + j < a.n && static_cast<uint64_t>(r[j]) < a.threshold;
+      bits |= (keep ? 1u : 0u) << (4 * b + j);
+    }
+  }
+  return bits;
+}
+
 template <typename T>
 __global__ void __launch_bounds__(kMapThreads) dropout_kernel(DropoutArgs a, bool vec) {
-  const int64_t words = (a.n + 31) / 32;
+  const int64_t packs = (a.n + 7) / 8;
   const int64_t stride = static_cast<int64_t>(gridDim.x) * kMapThreads;
-  for (int64_t w = static_cast<int64_t>(blockIdx.x) * kMapThreads + threadIdx.x; w < words; w += stride) {
-    const uint32_t bits =
-        a.mask_in ? a.mask_in[w] : dropout_mask_word(a.seed, a.offset, a.threshold, static_cast<uint64_t>(w));
-    const int64_t left = a.n - w * 32;
-    if (a.mask_out) a.mask_out[w] = left >= 32 ? bits : bits & ((1u << left) - 1u);
-    if (!a.x) continue;
-    for (int q = 0; q < 4; ++q) {
-      const int64_t i = w * 32 + q * 8;
-      if (i >= a.n) break;
-      float v[8];
-      load8_clip<T>(a.x, i, a.n, vec, v);
-      for (int j = 0; j < 8; ++j) v[j] = (bits >> (q * 8 + j)) & 1u ? v[j] * a.scale : 0.0f;
-      store8_clip<T>(a.y, i, a.n, vec, v);
+  const int lane = static_cast<int>(threadIdx.x % 32), byte = lane % 4;
+  for (int64_t p = static_cast<int64_t>(blockIdx.x) * kMapThreads + threadIdx.x; p - lane < packs; p += stride) {
+    const bool active = p < packs;
+    uint32_t bits8 = 0;
+    if (a.mask_in) {
+      if (active) bits8 = (a.mask_in[p / 4] >> (8 * byte)) & 0xffu;
+    } else {
+      if (active) bits8 = dropout_bits8(a, p);
+      if (a.mask_out) {
+        uint32_t word = bits8 << (8 * byte);
+        word |= __shfl_xor_sync(0xffffffffu, word, 1);
+        word |= __shfl_xor_sync(0xffffffffu, word, 2);
+        if (active && byte == 0) a.mask_out[p / 4] = word;
+      }
     }
+    if (!a.x || !active) continue;
+    const int64_t i = p * 8;
+    float v[8];
+    load8_clip<T>(a.x, i, a.n, vec, v);
+    for (int j = 0; j < 8; ++j) v[j] = (bits8 >> j) & 1u ? v[j] * a.scale : 0.0f;
+    store8_clip<T>(a.y, i, a.n, vec, v);
   }
 }
 
@@ -175,7 +198,7 @@ void CudaOps::dropout(const DropoutArgs& a) const {
   const bool vec = (!a.x || aligned16(a.x)) && (!a.y || aligned16(a.y));
   dispatch_dtype(a.dtype, [&](auto tag) {
     dropout_kernel<decltype(tag)>
-        <<<grid_for((a.n + 31) / 32, kMapThreads), kMapThreads, 0, as_stream(a.stream)>>>(a, vec);
+        <<<grid_for((a.n + 7) / 8, kMapThreads), kMapThreads, 0, as_stream(a.stream)>>>(a, vec);
   });
   check_launch("bs_dropout kernel");
 }

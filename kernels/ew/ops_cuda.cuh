@@ -22,7 +22,7 @@ class CudaOps final : public OpsBackend {
   void* upload(const void* host, size_t bytes, int32_t device) const override;
   void release(void* p, int32_t device) const noexcept override;
 
-  size_t layernorm_workspace(const LnConfig&, int64_t, bool) const override { return 0; }
+  size_t layernorm_workspace(const LnConfig& c, int64_t N, bool bprop) const override;
   void layernorm_fprop(const LnConfig& c, const LnFpropArgs& a) const override;
   void layernorm_bprop(const LnConfig& c, const LnBpropArgs& a) const override;
 

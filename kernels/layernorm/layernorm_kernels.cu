@@ -1,4 +1,5 @@
-// CUDA layer norm.
+// CUDA layer norm: the general kernels. Features last with aligned 8-element packs and rows that
+// fit shared memory take the pipelined fast path first (layernorm_pipelined.cu).
 //
 // Features last: every (sample, segment) row is normalised by a group of `tpr` threads that keep
 // the row in registers (up to kMaxPacks 8-element packs per thread, 16-byte loads): one read of x
@@ -8,6 +9,7 @@
 // then the output). dgain/dbias: a separate deterministic per-feature reduction (fixed order, no
 // atomics, no workspace) that re-reads x and dy.
 #include "kernels/ew/ops_cuda.cuh"
+#include "kernels/layernorm/layernorm_pipelined.cuh"
 #include "ops/ew_math.hpp"
 
 namespace bs::ops {
@@ -288,8 +290,13 @@ LnParams make_params(const LnConfig& c, int64_t N) {
 
 }  // namespace
 
+size_t CudaOps::layernorm_workspace(const LnConfig& c, int64_t N, bool bprop) const {
+  return ln_pipelined_workspace(c, N, bprop);
+}
+
 void CudaOps::layernorm_fprop(const LnConfig& c, const LnFpropArgs& a) const {
   DeviceGuard guard(c.device);
+  if (ln_pipelined_fprop(c, a)) return;
   LnParams p = make_params(c, a.N);
   p.x = a.x;
   p.out = a.y;
@@ -313,6 +320,7 @@ void CudaOps::layernorm_bprop(const LnConfig& c, const LnBpropArgs& a) const {
   p.mean = const_cast<float*>(a.mean);
   p.rstd = const_cast<float*>(a.rstd);
   p.vec = p.Ks % 8 == 0 && aligned16(a.x) && aligned16(a.dy) && aligned16(a.dx);
+  if (ln_pipelined_bprop(c, a)) return;
   dispatch_dtype(c.dtype, [&](auto tag) {
     using T = decltype(tag);
     if (a.N > 0) {

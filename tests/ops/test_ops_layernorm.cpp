@@ -138,6 +138,7 @@ TEST_P(LayerNorm, FeaturesLast) {
   run_case({1, 2, 0, 5, 6, false, true});      // tiny segments
   run_case({1, 1, 1, 64, 4096, true, true});   // the usual width
   run_case({1, 1, 0, 3, 20000, false, false}); // wider than one CUDA block holds in registers
+  run_case({1, 1, 0, 3000, 1024, true, true});  // more rows than CUDA CTAs: rows and dgain/dbias partials loop
 }
 
 TEST_P(LayerNorm, FeaturesFirst) {
