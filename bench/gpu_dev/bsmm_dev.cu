@@ -396,28 +396,31 @@ static void run_special() {
   prm.dtype = BS_DTYPE_BF16;
   BS(bsmm_create(&plan, &prm, lay, 2, 2));
   std::vector<uint8_t> host(1 << 20);
-  DevBuf a, bb, c;
+  DevBuf a, bb, c, ws;
   a.alloc(1 << 20), bb.alloc(1 << 20), c.alloc(1 << 20);
+  size_t wsb = 0;
+  BS(bsmm_get_workspace_size(plan, BSMM_OP_FPROP, 100, &wsb));
+  ws.alloc(std::max<size_t>(wsb, 16));
   s = bsmm_fprop(plan, 4, host.data(), bb.p, c.p, 1, 0, nullptr, nullptr, 0, nullptr);
   if (s == BS_STATUS_WRONG_BACKEND) ++g_pass;
   else ++g_fail, std::printf("FAIL host pointer gave %s\n", bs_status_name(s));
   s = bsmm_fprop(plan, 4, a.p + 2, bb.p, c.p, 1, 0, nullptr, nullptr, 0, nullptr);
   if (s == BS_STATUS_MISALIGNED_POINTER) ++g_pass;
   else ++g_fail, std::printf("FAIL misaligned gave %s\n", bs_status_name(s));
-  // graph capture of fprop: replay equals a direct run
+  // graph capture of fprop (N = 100: the small-N path, two kernels): replay equals a direct run
   cudaStream_t st;
   CK(cudaStreamCreateWithFlags(&st, cudaStreamNonBlocking));
   CK(cudaMemset(a.p, 0x3c, 1 << 20));
   CK(cudaMemset(bb.p, 0x3c, 1 << 20));
   CK(cudaDeviceSynchronize());
-  BS(bsmm_fprop(plan, 100, a.p, bb.p, c.p, 1, 0, nullptr, nullptr, 0, st));
+  BS(bsmm_fprop(plan, 100, a.p, bb.p, c.p, 1, 0, nullptr, ws.p, wsb, st));
   CK(cudaStreamSynchronize(st));
   auto direct = c.down();
   CK(cudaMemset(c.p, 0, 1 << 20));
   cudaGraph_t graph;
   cudaGraphExec_t exec;
   CK(cudaStreamBeginCapture(st, cudaStreamCaptureModeGlobal));
-  s = bsmm_fprop(plan, 100, a.p, bb.p, c.p, 1, 0, nullptr, nullptr, 0, st);
+  s = bsmm_fprop(plan, 100, a.p, bb.p, c.p, 1, 0, nullptr, ws.p, wsb, st);
   CK(cudaStreamEndCapture(st, &graph));
   CK(cudaGraphInstantiate(&exec, graph, 0));
   CK(cudaGraphLaunch(exec, st));
@@ -481,6 +484,26 @@ static void run_pairs(int dt, int axis, int b) {
   bsmm_destroy(plan);
 }
 
+// The small-N path of fprop/bprop (N <= 128, kernels/bsmm/small.hpp): every dtype/math x feature
+// axis x block size at N in {1, 17, 64, 100, 128}, on layouts with enough blocks (more than the
+// ~4 x SM count chunks the plan aims at) that chunks hold several records and stages at b <= 32,
+// kinds 0-2 (random, empty row and column, two dense columns = long lists cut into many chunks);
+// then N = 129 (the first N of the tile engine) on the same kind of layout.
+static void check_small_n() {
+  const int dts[4][2] = {{BS_DTYPE_F32, BS_MATH_DEFAULT}, {BS_DTYPE_F32, BS_MATH_TF32}, {BS_DTYPE_F16, 0}, {BS_DTYPE_BF16, 0}};
+  const int Ns[5] = {1, 17, 64, 100, 128};
+  int idx = 0;
+  for (auto& dm : dts)
+    for (int axis = 0; axis < 2; ++axis)
+      for (int b : {8, 16, 32, 64, 128}) {
+        const int side = b == 8 ? 96 : b == 16 ? 64 : b == 32 ? 36 : b == 64 ? 8 : 4;
+        run_case(Case{dm[0], dm[1], axis, b, side, side + 3, Ns[(idx + idx / 5) % 5], 0.5, idx % 3});
+        ++idx;
+      }
+  run_case(Case{BS_DTYPE_BF16, 0, 1, 32, 36, 39, 129, 0.5, 2});
+  run_case(Case{BS_DTYPE_F32, 0, 0, 16, 64, 67, 129, 0.5, 0});
+}
+
 static int check_all(bool small) {
   const int dts[4][2] = {{BS_DTYPE_F32, BS_MATH_DEFAULT}, {BS_DTYPE_F32, BS_MATH_TF32}, {BS_DTYPE_F16, 0}, {BS_DTYPE_BF16, 0}};
   const int bs_[5] = {8, 16, 32, 64, 128};
@@ -510,6 +533,7 @@ static int check_all(bool small) {
   run_case(Case{BS_DTYPE_F32, 0, 1, 16, 2, 2, 777, 0.0, 4});
   run_case(Case{BS_DTYPE_BF16, 0, 0, 128, 2, 3, 255, 1.0, 3});
   run_case(Case{BS_DTYPE_F32, BS_MATH_TF32, 0, 8, 17, 3, 129, 0.3, 2});
+  check_small_n();
   for (int dt : {BS_DTYPE_F32, BS_DTYPE_BF16})
     for (int axis = 0; axis < 2; ++axis) run_pairs(dt, axis, dt == BS_DTYPE_F32 ? 16 : 64);
   run_special();
@@ -580,7 +604,11 @@ static void time_shape(cublasHandle_t h, int dt, int math, int64_t N, int64_t C,
   const size_t es = esize(dt);
   void *x, *w, *y, *dy, *dx, *dw, *ws;
   size_t wsb = 0;
-  BS(bsmm_get_workspace_size(plan, BSMM_OP_UPDAT, N, &wsb));
+  for (bsmm_op_t op : {BSMM_OP_FPROP, BSMM_OP_BPROP, BSMM_OP_UPDAT}) {
+    size_t t = 0;
+    BS(bsmm_get_workspace_size(plan, op, N, &t));
+    wsb = std::max(wsb, t);
+  }
   CK(cudaMalloc(&x, N * C * es));
   CK(cudaMalloc(&dy, N * K * es));
   CK(cudaMalloc(&y, N * K * es));
@@ -592,11 +620,11 @@ static void time_shape(cublasHandle_t h, int dt, int math, int64_t N, int64_t C,
   const double flop = 2.0 * N * nnz * b * b;
   Timer tm;
   const int reps = 20;
-  const double tf = tm.median_ms([&] { BS(bsmm_fprop(plan, N, x, w, y, 1, 0, nullptr, nullptr, 0, nullptr)); }, reps,
+  const double tf = tm.median_ms([&] { BS(bsmm_fprop(plan, N, x, w, y, 1, 0, nullptr, ws, wsb, nullptr)); }, reps,
                                  flush, flush_bytes);
   double tb = 0, tu = 0;
   if (all_ops) {
-    tb = tm.median_ms([&] { BS(bsmm_bprop(plan, N, dy, w, dx, 1, 0, nullptr, nullptr, 0, nullptr)); }, reps, flush,
+    tb = tm.median_ms([&] { BS(bsmm_bprop(plan, N, dy, w, dx, 1, 0, nullptr, ws, wsb, nullptr)); }, reps, flush,
                       flush_bytes);
     const void* xs[1] = {x};
     const void* dys[1] = {dy};
@@ -641,6 +669,16 @@ static int time_all(const char* which) {
   void* flush;
   CK(cudaMalloc(&flush, flush_bytes));
   const bool quick = which && std::string(which) == "quick";
+  if (which && std::string(which) == "small") {  // the small-N path around the README shape
+    for (int dt : {BS_DTYPE_BF16, BS_DTYPE_F32})
+      for (int64_t N : {1, 16, 64, 128, 129})
+        time_shape(h, dt, 0, N, 4096, 4096, 32, 0.5, true, flush, flush_bytes);
+    for (int b : {8, 16, 64, 128}) time_shape(h, BS_DTYPE_BF16, 0, 64, 4096, 4096, b, 0.5, true, flush, flush_bytes);
+    time_shape(h, BS_DTYPE_F16, 0, 64, 8192, 8192, 32, 0.1, true, flush, flush_bytes);
+    cudaFree(flush);
+    cublasDestroy(h);
+    return 0;
+  }
   for (int b : {32, 64})
     for (double d : {0.1, 0.25, 0.5}) {
       if (quick && d != 0.25) continue;
@@ -662,6 +700,11 @@ int main(int argc, char** argv) {
   const std::string mode = argc > 1 ? argv[1] : "check";
   if (mode == "check") return check_all(false);
   if (mode == "check-small") return check_all(true);
+  if (mode == "check-smalln") {
+    check_small_n();
+    std::printf("CHECK: %d passed, %d failed\n", g_pass, g_fail);
+    return g_fail ? 1 : 0;
+  }
   if (mode == "time") return time_all(argc > 2 ? argv[2] : nullptr);
   if (mode == "prof") {  // one fprop, bprop and updat (bf16, 8192^3, b=64, d=0.25) for a profiler
     const int64_t N = 8192, C = 8192, b = 64;
@@ -676,8 +719,12 @@ int main(int argc, char** argv) {
     BS(bsmm_create(&plan, &prm, L.m.data(), L.CB, L.KB));
     int64_t nnz;
     BS(bsmm_get_attr(plan, BSMM_ATTR_NNZ_BLOCKS, &nnz));
-    size_t wsb;
-    BS(bsmm_get_workspace_size(plan, BSMM_OP_UPDAT, N, &wsb));
+    size_t wsb = 0;
+    for (bsmm_op_t op : {BSMM_OP_FPROP, BSMM_OP_BPROP, BSMM_OP_UPDAT}) {
+      size_t t = 0;
+      BS(bsmm_get_workspace_size(plan, op, N, &t));
+      wsb = std::max(wsb, t);
+    }
     void *x, *y, *w, *dw, *ws;
     CK(cudaMalloc(&x, N * C * 2));
     CK(cudaMalloc(&y, N * C * 2));
@@ -685,14 +732,14 @@ int main(int argc, char** argv) {
     CK(cudaMalloc(&dw, nnz * b * b * 2));
     CK(cudaMalloc(&ws, wsb));
     fill_random(x, N * C, BS_DTYPE_BF16), fill_random(y, N * C, BS_DTYPE_BF16), fill_random(w, nnz * b * b, BS_DTYPE_BF16);
-    BS(bsmm_fprop(plan, N, x, w, y, 1, 0, nullptr, nullptr, 0, nullptr));
-    BS(bsmm_bprop(plan, N, y, w, x, 1, 0, nullptr, nullptr, 0, nullptr));
+    BS(bsmm_fprop(plan, N, x, w, y, 1, 0, nullptr, ws, wsb, nullptr));
+    BS(bsmm_bprop(plan, N, y, w, x, 1, 0, nullptr, ws, wsb, nullptr));
     const void* xs[1] = {x};
     const void* dys[1] = {y};
     BS(bsmm_updat(plan, N, 1, xs, dys, dw, 1, 0, nullptr, ws, wsb, nullptr));
     CK(cudaDeviceSynchronize());
     return 0;
   }
-  std::printf("usage: bsmm_dev check|check-small|time [quick]\n");
+  std::printf("usage: bsmm_dev check|check-small|check-smalln|time [quick|small]\n");
   return 2;
 }

@@ -10,6 +10,8 @@
 #include "kernels/bsmm/lut.hpp"
 #include "kernels/bsmm/misc.hpp"
 #include "kernels/bsmm/ops.hpp"
+#include "kernels/bsmm/small.hpp"
+#include "kernels/bsmm/small_lut.hpp"
 #include "kernels/common/cuda_check.cuh"
 #include "kernels/common/cuda_device.hpp"
 
@@ -81,18 +83,29 @@ class CudaBsmm final : public BsmmBackend {
     const int b = cfg_.block_size, S = stripe_blocks(b), R = superblock_side(b);
     const XpropLut fwd = xprop_lut(layout, false, S), bwd = xprop_lut(layout, true, S);
     const UpdatLut upd = updat_lut(layout, R, R);
+    // Small-N chunks: about one wave of the split kernel over all SMs.
+    const int es = static_cast<int>(dtype_bytes(cfg_.dtype));
+    const int64_t target = int64_t{info_.sm_count} * kernels_.small_ctas_per_sm();
+    const SmallLut sfwd = small_lut(layout, false, small_recs_per_stage(b, es), target);
+    const SmallLut sbwd = small_lut(layout, true, small_recs_per_stage(b, es), target);
+    fwd_small_.n_chunks = sfwd.n_chunks;
+    bwd_small_.n_chunks = sbwd.n_chunks;
     fwd_stripes_ = fwd.stripes;
     bwd_stripes_ = bwd.stripes;
     updat_tiles_ = upd.tiles;
     const size_t o_fptr = tables_.add(fwd.ptr), o_frec = tables_.add(fwd.recs);
     const size_t o_bptr = tables_.add(bwd.ptr), o_brec = tables_.add(bwd.recs);
     const size_t o_upd = tables_.add(upd.recs);
+    const size_t o_sfc = tables_.add(sfwd.chunks), o_sfr = tables_.add(sfwd.recs), o_sfp = tables_.add(sfwd.ptr);
+    const size_t o_sbc = tables_.add(sbwd.chunks), o_sbr = tables_.add(sbwd.recs), o_sbp = tables_.add(sbwd.ptr);
     const size_t o_rows = tables_.add(to_i32(layout.block_rows)), o_cols = tables_.add(to_i32(layout.row_cols));
     const size_t o_cptr = tables_.add(to_i32(layout.col_ptr)), o_cblk = tables_.add(to_i32(layout.col_blocks));
     tables_.upload();
     fwd_ptr_ = tables_.at(o_fptr), fwd_recs_ = tables_.at(o_frec);
     bwd_ptr_ = tables_.at(o_bptr), bwd_recs_ = tables_.at(o_brec);
     updat_recs_ = tables_.at(o_upd);
+    fwd_small_.chunks = tables_.at(o_sfc), fwd_small_.recs = tables_.at(o_sfr), fwd_small_.ptr = tables_.at(o_sfp);
+    bwd_small_.chunks = tables_.at(o_sbc), bwd_small_.recs = tables_.at(o_sbr), bwd_small_.ptr = tables_.at(o_sbp);
     small_ = LayoutTables{tables_.at(o_rows), tables_.at(o_cols), tables_.at(o_cptr), tables_.at(o_cblk),
                           static_cast<int>(layout.CB), static_cast<int>(layout.KB), b, layout.nnz};
   }
@@ -100,6 +113,14 @@ class CudaBsmm final : public BsmmBackend {
   int32_t num_threads() const override { return 0; }
 
   size_t workspace_size(bsmm_op_t op, int64_t N) const override {
+    if (op == BSMM_OP_FPROP || op == BSMM_OP_BPROP) {
+      // fp32 partials of the small-N path: chunks x N x b for N <= kSmallNMax. Larger N take the
+      // tile engine (no workspace) but must still report the largest small-N size, so that a
+      // workspace sized for N serves every smaller N.
+      const SmallTables& t = op == BSMM_OP_FPROP ? fwd_small_ : bwd_small_;
+      const int64_t n = std::min<int64_t>(std::max<int64_t>(N, 0), kSmallNMax);
+      return static_cast<size_t>(t.n_chunks * n * cfg_.block_size) * sizeof(float);
+    }
     if (op != BSMM_OP_UPDAT) return 0;
     // fp32 partial sums: one slot per token split (at least one, used when pairs exceed a launch).
     const int64_t bb = int64_t{cfg_.block_size} * cfg_.block_size;
@@ -111,6 +132,10 @@ class CudaBsmm final : public BsmmBackend {
   void xprop(const BsmmXpropArgs& a) const override {
     if (a.N >= (int64_t{1} << 31)) fail(BS_STATUS_NOT_SUPPORTED, "the CUDA backend takes N < 2^31 (got ", a.N, ")");
     DeviceGuard guard(cfg_.device);
+    if (a.N <= kSmallNMax) {
+      xprop_small(a);
+      return;
+    }
     XpropParams p{};
     p.in = a.in;
     p.w = a.w;
@@ -180,6 +205,49 @@ class CudaBsmm final : public BsmmBackend {
   }
 
  private:
+  // Device tables of the small-N path for one direction (small_lut.hpp).
+  struct SmallTables {
+    const int *chunks = nullptr, *recs = nullptr, *ptr = nullptr;
+    int64_t n_chunks = 0;
+  };
+
+  // fprop/bprop for N <= kSmallNMax: split kernel into the workspace, then the ordered reduction.
+  void xprop_small(const BsmmXpropArgs& a) const {
+    const SmallTables& t = a.bprop ? bwd_small_ : fwd_small_;
+    const cudaStream_t stream = static_cast<cudaStream_t>(a.stream);
+    const int tiles = static_cast<int>((a.N + kSmallTokens - 1) / kSmallTokens);
+    if (t.n_chunks > 0) {
+      SmallParams p{};
+      p.in = a.in;
+      p.w = a.w;
+      p.ws = static_cast<float*>(a.workspace);
+      p.gate = a.gate;
+      p.chunks = t.chunks;
+      p.recs = t.recs;
+      p.N = a.N;
+      p.F_in = static_cast<int>(a.bprop ? cfg_.K : cfg_.C);
+      p.axis = cfg_.feature_axis;
+      p.bprop = a.bprop ? 1 : 0;
+      p.tiles = tiles;
+      const int64_t grid = t.n_chunks * tiles;
+      if (grid >= (int64_t{1} << 31)) fail(BS_STATUS_NOT_SUPPORTED, "too many small-N chunks for one launch (", grid, ")");
+      kernels_.xprop_small(p, static_cast<unsigned>(grid), stream);
+    }
+    SmallFinishParams f{};
+    f.ws = static_cast<const float*>(a.workspace);
+    f.chunk_ptr = t.ptr;
+    f.out = a.out;
+    f.N = a.N;
+    f.F_out = static_cast<int>(a.bprop ? cfg_.C : cfg_.K);
+    f.B = cfg_.block_size;
+    f.out_blocks = static_cast<int>(a.bprop ? layout_.CB : layout_.KB);
+    f.axis = cfg_.feature_axis;
+    f.tiles = tiles;
+    f.alpha = a.alpha;
+    f.beta = a.beta;
+    launch_small_finish(cfg_.dtype, f, stream);
+  }
+
   // Token splits of updat for minibatch N: enough CTAs for two waves when there are few
   // super-blocks, at least 512 tokens per split, at most 32 splits. Non-decreasing in N, so a
   // workspace sized for N serves every smaller N.
@@ -197,6 +265,7 @@ class CudaBsmm final : public BsmmBackend {
   int fwd_stripes_ = 0, bwd_stripes_ = 0, updat_tiles_ = 0;
   const int *fwd_ptr_ = nullptr, *fwd_recs_ = nullptr, *bwd_ptr_ = nullptr, *bwd_recs_ = nullptr;
   const int* updat_recs_ = nullptr;
+  SmallTables fwd_small_, bwd_small_;
   LayoutTables small_{};
 };
 

@@ -2,6 +2,7 @@
 // Definition of kernel_set<T, M>(B): launchers of the xprop and updat tile kernels for every
 // block size. Included only by the ops_<kind>.cu instantiation files.
 #include "kernels/bsmm/ops.hpp"
+#include "kernels/bsmm/small.cuh"
 #include "kernels/bsmm/updat.cuh"
 #include "kernels/bsmm/xprop.cuh"
 #include "kernels/common/cuda_check.cuh"
@@ -13,27 +14,27 @@ template <typename T, Math M, int B>
 struct Ops {
   using X = Xprop<T, M, B>;
   using U = Updat<T, M, B>;
+  using S = SmallXprop<T, M, B>;
 
-  template <class P>
-  static void prepare_one(const DeviceInfo& info, const char* name) {
+  template <class K>
+  static void prepare_one(const DeviceInfo& info, K kernel, int bytes, const char* name) {
     cudaFuncAttributes attr{};
-    const cudaError_t e = cudaFuncGetAttributes(&attr, tile_kernel<P>);
+    const cudaError_t e = cudaFuncGetAttributes(&attr, kernel);
     if (e == cudaErrorNoKernelImageForDevice || e == cudaErrorInvalidDeviceFunction) {
       (void)cudaGetLastError();
       fail(BS_STATUS_ARCH_NOT_SUPPORTED, "this build has no code for compute capability ", info.cc_major, ".",
            info.cc_minor, " (", name, ": ", cudaGetErrorString(e), "); rebuild with CMAKE_CUDA_ARCHITECTURES including it");
     }
     check(e, "cudaFuncGetAttributes");
-    constexpr int bytes = P::Tile::kSmemBytes;
     if (bytes > info.max_smem_optin)
       fail(BS_STATUS_NOT_SUPPORTED, name, " needs ", bytes, " bytes of shared memory per block; the device allows ",
            info.max_smem_optin);
-    check(cudaFuncSetAttribute(tile_kernel<P>, cudaFuncAttributeMaxDynamicSharedMemorySize, bytes),
-          "cudaFuncSetAttribute");
+    check(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, bytes), "cudaFuncSetAttribute");
   }
   static void prepare(const DeviceInfo& info) {
-    prepare_one<X>(info, "bsmm xprop kernel");
-    prepare_one<U>(info, "bsmm updat kernel");
+    prepare_one(info, tile_kernel<X>, X::Tile::kSmemBytes, "bsmm xprop kernel");
+    prepare_one(info, tile_kernel<U>, U::Tile::kSmemBytes, "bsmm updat kernel");
+    prepare_one(info, small_kernel<S>, S::kSmemBytes, "bsmm small-N xprop kernel");
   }
   static void xprop(const XpropParams& p, dim3 grid, cudaStream_t s) {
     tile_kernel<X><<<grid, kThreads, X::Tile::kSmemBytes, s>>>(p);
@@ -43,7 +44,17 @@ struct Ops {
     tile_kernel<U><<<grid, kThreads, U::Tile::kSmemBytes, s>>>(p);
     check_launch("bsmm updat kernel launch");
   }
-  static constexpr KernelSet set() { return KernelSet{&prepare, &xprop, &updat}; }
+  static void xprop_small(const SmallParams& p, unsigned grid, cudaStream_t s) {
+    small_kernel<S><<<grid, kSmallThreads, S::kSmemBytes, s>>>(p);
+    check_launch("bsmm small-N xprop kernel launch");
+  }
+  static int small_ctas_per_sm() {
+    int n = 0;
+    check(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&n, small_kernel<S>, kSmallThreads, S::kSmemBytes),
+          "cudaOccupancyMaxActiveBlocksPerMultiprocessor");
+    return n > 0 ? n : 1;
+  }
+  static constexpr KernelSet set() { return KernelSet{&prepare, &xprop, &updat, &xprop_small, &small_ctas_per_sm}; }
 };
 
 template <typename T, Math M>

@@ -4,6 +4,7 @@
 // ops_<kind>.cu so that the heavy templates compile in parallel translation units.
 #include <cuda_runtime.h>
 
+#include "kernels/bsmm/small.hpp"
 #include "kernels/common/cuda_device.hpp"
 
 namespace bs {
@@ -56,6 +57,10 @@ struct KernelSet {
   void (*prepare)(const DeviceInfo& info);
   void (*xprop)(const XpropParams& p, dim3 grid, cudaStream_t stream);
   void (*updat)(const UpdatParams& p, dim3 grid, cudaStream_t stream);
+  // The small-N split kernel (small.cuh), grid = chunks x 64-token tiles.
+  void (*xprop_small)(const SmallParams& p, unsigned grid, cudaStream_t stream);
+  // Resident CTAs per SM of the small-N split kernel (after prepare), for sizing its chunks.
+  int (*small_ctas_per_sm)();
 };
 
 // T: float, half_t or bf16_t (core/dtype.hpp); B: 8, 16, 32, 64 or 128.
