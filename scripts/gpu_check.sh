@@ -83,6 +83,9 @@ if has_step dev && [ -x "$DEV" ]; then
   timeout 300 "$DEV" check >>"$OUT/dev.log" 2>&1
   note "dev check: rc=$? $(grep '^CHECK' "$OUT/dev.log" | tail -1)"
   grep '^FAIL' "$OUT/dev.log" | head -20 | tee -a "$SUMMARY"
+  # The small-N path around the original README shape (N = 64, C = K = 4096, b = 32) vs cuBLAS.
+  timeout 120 "$DEV" time small >>"$OUT/dev.log" 2>&1
+  note "dev time small: rc=$?"
   if [ "${GPU_CHECK_DEV_TIME:-0}" = 1 ]; then
     timeout 240 "$DEV" time >>"$OUT/dev.log" 2>&1
     note "dev time: rc=$?"
@@ -118,6 +121,8 @@ if has_step bench; then
     if [ -x "$BUILD/bench/ops/bench_ops_gpu" ]; then
       timeout 120 "$BUILD/bench/ops/bench_ops_gpu" >"$BOUT/bench_ops_gpu.txt" 2>&1
       note "ops benchmark: rc=$?"
+      python3 bench/ops/torch_layernorm.py >>"$BOUT/bench_ops_gpu.txt" 2>&1 || note "torch layer norm: failed"
+      cp "$BOUT/bench_ops_gpu.txt" "$OUT/bench_ops_gpu.txt"
     fi
     cp "$BOUT/report.md" "$OUT/bench_report.md" 2>/dev/null
     tar -C "$BOUT" -czf "$OUT/bench.tgz" . 2>/dev/null
