@@ -10,17 +10,18 @@ namespace bs {
 namespace cpu {
 
 const MicroKernelSet& micro_kernels() {
-  static const MicroKernelSet& chosen = []() -> const MicroKernelSet& {
+  // A pointer, not a reference bound to the lambda's result: GCC 13 reads the latter as dangling.
+  static const MicroKernelSet* const chosen = []() -> const MicroKernelSet* {
     const char* forced = std::getenv("BLOCKSPARSE_CPU_ISA");
-    if (forced && std::strcmp(forced, "generic") == 0) return micro_kernels_generic();
+    if (forced && std::strcmp(forced, "generic") == 0) return &micro_kernels_generic();
 #if defined(__x86_64__) || defined(__i386__)
     __builtin_cpu_init();
     if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && micro_kernels_avx2())
-      return *micro_kernels_avx2();
+      return micro_kernels_avx2();
 #endif
-    return micro_kernels_generic();
+    return &micro_kernels_generic();
   }();
-  return chosen;
+  return *chosen;
 }
 
 }  // namespace cpu
