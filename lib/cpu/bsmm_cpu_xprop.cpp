@@ -38,8 +38,11 @@ void CpuBsmm::xprop_typed(const BsmmXpropArgs& a) const {
   const size_t slot_bytes = xprop_thread_bytes();
   char* slots = ws.take<char>(static_cast<size_t>(threads_) * slot_bytes);
 
-  const int64_t ntile = xprop_row_tiles(N, out_blocks);
-  const int64_t nr = (N + ntile - 1) / ntile;
+  // Rows per tile, then the number of tiles those rows need (rounding nr up can leave fewer
+  // tiles than asked for; a tile past N would have a negative row count).
+  const int64_t want_tiles = xprop_row_tiles(N, out_blocks);
+  const int64_t nr = (N + want_tiles - 1) / want_tiles;
+  const int64_t ntile = (N + nr - 1) / nr;
   const int nv = tile_.nv, mr = tile_.mr;
   const int64_t kc = tile_.kc, panel = 8 * nv;
   const int64_t panel_stride = kc * b * panel;  // floats between the column panels of a packed chunk

@@ -104,5 +104,29 @@ TEST(BsmmDeterminismCpu, OneAndTwoThreadsAreBitwiseEqual) {
   }
 }
 
+// More threads than cores and than row tiles: the split of N into tiles must leave no tile past N
+// (a GPU machine's 16 threads once made an empty tile with a negative row count).
+TEST(BsmmDeterminismCpu, ManyThreadsMatchOneThread) {
+  auto rng = test_rng();
+  const Layout layout = skewed_layout(6, 5, 1, rng);
+  PlanSetup one;
+  one.block_size = 16;
+  one.num_threads = 1;
+  PlanSetup many = one;
+  many.num_threads = 16;
+  const Plan p1 = make_plan(one, layout), p16 = make_plan(many, layout);
+  ASSERT_TRUE(p1 && p16);
+  for (int64_t N : {1, 37, 131}) {
+    for (bsmm_op_t op : kOps) {
+      OpCase c = case_for(op);
+      if (op == BSMM_OP_FPROP || op == BSMM_OP_BPROP || op == BSMM_OP_UPDAT) c.N = N;
+      const OpRun run(one, layout, c, rng);
+      const Outputs a = run.execute(p16.get());
+      run.check(a);
+      expect_same(a, run.execute(p1.get()), run.str() + " (16 vs 1 threads)");
+    }
+  }
+}
+
 }  // namespace
 }  // namespace bs_test
