@@ -54,7 +54,11 @@ def test_linear_forward_backward_match_float64(gen, device, dtype, N):
     (y * g).sum().backward()
 
     W = layer.dense_weight().detach().double().cpu()  # (out, in), zeros off the layout
-    mask = (W != 0).double()
+    # The layout as a 0/1 dense matrix (not W != 0: a 16-bit uniform init can draw exact zeros).
+    ones = bt.BlockSparseLinear(48, 64, layer.layout, block_size=16)
+    with torch.no_grad():
+        ones.weight.fill_(1.0)
+    mask = ones.dense_weight().double()
     x64 = x.detach().double().cpu().requires_grad_()
     W64 = W.clone().requires_grad_()
     b64 = layer.bias.detach().double().cpu().requires_grad_()
