@@ -11,6 +11,7 @@
 #include <cstdint>
 
 #include "core/dtype.hpp"
+#include "kernels/common/convert.cuh"
 
 namespace bs {
 namespace cuda {
@@ -122,25 +123,6 @@ __device__ __forceinline__ uint32_t scale_pair<half_t>(uint32_t v, float g) {
   float2 f = __half22float2(h);
   h = __floats2half2_rn(f.x * g, f.y * g);
   return *reinterpret_cast<uint32_t*>(&h);
-}
-
-// Storage conversions on the device (hardware instructions, round-to-nearest-even).
-__device__ __forceinline__ float load_float(float v) { return v; }
-__device__ __forceinline__ float load_float(half_t v) { return __half2float(__ushort_as_half(v.bits)); }
-__device__ __forceinline__ float load_float(bf16_t v) { return __bfloat162float(__ushort_as_bfloat16(v.bits)); }
-template <typename T>
-__device__ __forceinline__ T store_as(float f);
-template <>
-__device__ __forceinline__ float store_as<float>(float f) {
-  return f;
-}
-template <>
-__device__ __forceinline__ half_t store_as<half_t>(float f) {
-  return half_t{__half_as_ushort(__float2half_rn(f))};
-}
-template <>
-__device__ __forceinline__ bf16_t store_as<bf16_t>(float f) {
-  return bf16_t{__bfloat16_as_ushort(__float2bfloat16_rn(f))};
 }
 
 }  // namespace cuda

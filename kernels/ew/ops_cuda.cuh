@@ -10,6 +10,7 @@
 
 #include "core/dtype.hpp"
 #include "core/error.hpp"
+#include "kernels/common/convert.cuh"
 #include "ops/ops_backend.hpp"
 
 namespace bs::ops {
@@ -79,32 +80,17 @@ inline unsigned grid_for(int64_t work, int threads) {
   return static_cast<unsigned>(blocks < 1 ? 1 : (blocks > (1 << 20) ? (1 << 20) : blocks));
 }
 
-// ---- storage conversions (hardware cvt, round-to-nearest-even) ---------------------------------
-__device__ __forceinline__ float ldf(float v) { return v; }
-__device__ __forceinline__ float ldf(half_t v) { return __half2float(__ushort_as_half(v.bits)); }
-__device__ __forceinline__ float ldf(bf16_t v) { return __bfloat162float(__ushort_as_bfloat16(v.bits)); }
-template <typename T>
-__device__ __forceinline__ T stf(float v);
-template <>
-__device__ __forceinline__ float stf<float>(float v) {
-  return v;
-}
-template <>
-__device__ __forceinline__ half_t stf<half_t>(float v) {
-  return half_t{__half_as_ushort(__float2half_rn(v))};
-}
-template <>
-__device__ __forceinline__ bf16_t stf<bf16_t>(float v) {
-  return bf16_t{__bfloat16_as_ushort(__float2bfloat16_rn(v))};
-}
+// ---- storage conversions: kernels/common/convert.cuh (hardware cvt, round-to-nearest-even) ----
+using cuda::load_float;
+using cuda::store_as;
 
 template <typename T>
 __device__ __forceinline__ float ld(const void* p, int64_t i) {
-  return ldf(static_cast<const T*>(p)[i]);
+  return load_float(static_cast<const T*>(p)[i]);
 }
 template <typename T>
 __device__ __forceinline__ void st(void* p, int64_t i, float v) {
-  static_cast<T*>(p)[i] = stf<T>(v);
+  static_cast<T*>(p)[i] = store_as<T>(v);
 }
 
 // ---- 8-element packs: 32 bytes of fp32 (two 16-byte loads) or 16 bytes of fp16/bf16 ----------
@@ -118,8 +104,8 @@ __device__ __forceinline__ void load8(const void* base, int64_t i, float (&v)[8]
     const uint4 q = *reinterpret_cast<const uint4*>(p);
     const uint32_t w[4] = {q.x, q.y, q.z, q.w};
     for (int j = 0; j < 4; ++j) {
-      v[2 * j] = ldf(T{static_cast<uint16_t>(w[j] & 0xffffu)});
-      v[2 * j + 1] = ldf(T{static_cast<uint16_t>(w[j] >> 16)});
+      v[2 * j] = load_float(T{static_cast<uint16_t>(w[j] & 0xffffu)});
+      v[2 * j + 1] = load_float(T{static_cast<uint16_t>(w[j] >> 16)});
     }
   }
 }
@@ -133,7 +119,7 @@ __device__ __forceinline__ void store8(void* base, int64_t i, const float (&v)[8
   } else {
     uint32_t w[4];
     for (int j = 0; j < 4; ++j)
-      w[j] = static_cast<uint32_t>(stf<T>(v[2 * j]).bits) | (static_cast<uint32_t>(stf<T>(v[2 * j + 1]).bits) << 16);
+      w[j] = static_cast<uint32_t>(store_as<T>(v[2 * j]).bits) | (static_cast<uint32_t>(store_as<T>(v[2 * j + 1]).bits) << 16);
     *reinterpret_cast<uint4*>(p) = make_uint4(w[0], w[1], w[2], w[3]);
   }
 }
