@@ -20,6 +20,7 @@ import weakref
 import numpy as np
 
 from . import _library, _tensors
+from ._plan import OwnedPlan
 from ._tensors import Tensor
 from .errors import InvalidArgumentError, Status, check
 from .types import DTYPE_NAMES, Attr, Backend, DType, MathMode, Op, parse_backend, parse_dtype, parse_math
@@ -55,7 +56,7 @@ def _destroy(lib, plan: ctypes.c_void_p, sync) -> None:
     lib.bsmm_destroy(plan)
 
 
-class BlocksparseMatMul:
+class BlocksparseMatMul(OwnedPlan):
     """A block-sparse weight matrix multiply on a fixed layout (a bsmm plan).
 
     Args:
@@ -150,12 +151,6 @@ class BlocksparseMatMul:
 
     # -- queries ---------------------------------------------------------------------------------
 
-    @property
-    def _handle(self) -> ctypes.c_void_p:
-        if self._plan is None or not self._finalizer.alive:
-            raise InvalidArgumentError(Status.NULL_POINTER, "this BlocksparseMatMul was closed")
-        return self._plan
-
     def _attr(self, attr: Attr) -> int:
         v = ctypes.c_int64()
         check(self._lib.bsmm_get_attr(self._handle, attr, ctypes.byref(v)))
@@ -208,19 +203,6 @@ class BlocksparseMatMul:
         return (f"BlocksparseMatMul(CB={self.CB}, KB={self.KB}, block_size={self.block_size}, nnz={self.nnz}, "
                 f"feature_axis={self.feature_axis}, dtype={DTYPE_NAMES[self.dtype]}, "
                 f"backend={self.backend.name.lower()}, device={self.device})")
-
-    # -- lifetime ----------------------------------------------------------------------------------
-
-    def close(self) -> None:
-        """Destroys the plan (after waiting for GPU work that used it). Idempotent."""
-        if self._plan is not None:
-            self._finalizer()
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
 
     # -- dense conversions (NumPy) ------------------------------------------------------------------
 

@@ -30,6 +30,7 @@ import weakref
 import numpy as np
 
 from . import _library, _tensors
+from ._plan import OwnedPlan
 from ._tensors import Tensor
 from .errors import InvalidArgumentError, Status, check
 from .matmul import _stream_handle
@@ -296,7 +297,7 @@ def _first(*objs):
 # --------------------------------------------------------------------------------------------------
 
 
-class LayerNorm:
+class LayerNorm(OwnedPlan):
     """A layer-norm plan: normalisation over K features, forward and backward (layernorm.h).
 
     Args:
@@ -343,22 +344,6 @@ class LayerNorm:
         self.epsilon, self.relu, self.deterministic = float(params.epsilon), bool(relu), bool(deterministic)
         self.dtype, self.backend, self.device = DType(params.dtype), Backend(params.backend), int(device)
 
-    @property
-    def _handle(self):
-        if self._plan is None or not self._finalizer.alive:
-            raise InvalidArgumentError(Status.NULL_POINTER, "this LayerNorm was closed")
-        return self._plan
-
-    def close(self) -> None:
-        """Destroys the plan. Idempotent."""
-        if self._plan is not None:
-            self._finalizer()
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
 
     def __repr__(self) -> str:
         return (f"LayerNorm(K={self.K}, dtype={DTYPE_NAMES[self.dtype]}, feature_axis={self.feature_axis}, "
@@ -865,7 +850,7 @@ def _destroy_proj(lib, plan, sync) -> None:
     lib.bs_sparse_proj_destroy(plan)
 
 
-class SparseProj:
+class SparseProj(OwnedPlan):
     """Sparse projection between ``nhidden`` features and the ``nproj = len(lut)`` features
     ``lut`` selects (distinct indices in ``[0, nhidden)``), the original's ``SparseProj``.
 
@@ -899,22 +884,6 @@ class SparseProj:
         self.nhidden, self.nproj, self.feature_axis = int(nhidden), idx.size, int(feature_axis)
         self.dtype, self.backend, self.device = DType(params.dtype), Backend(params.backend), int(device)
 
-    @property
-    def _handle(self):
-        if self._plan is None or not self._finalizer.alive:
-            raise InvalidArgumentError(Status.NULL_POINTER, "this SparseProj was closed")
-        return self._plan
-
-    def close(self) -> None:
-        """Destroys the plan (after waiting for GPU work that used it). Idempotent."""
-        if self._plan is not None:
-            self._finalizer()
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
 
     def _begin(self, fn: str, first, name: str, features: int, stream):
         """(call, tensor, N, shape maker) for a method whose first array has `features` features."""
