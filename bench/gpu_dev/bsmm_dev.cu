@@ -407,28 +407,35 @@ static void run_special() {
   s = bsmm_fprop(plan, 4, a.p + 2, bb.p, c.p, 1, 0, nullptr, nullptr, 0, nullptr);
   if (s == BS_STATUS_MISALIGNED_POINTER) ++g_pass;
   else ++g_fail, std::printf("FAIL misaligned gave %s\n", bs_status_name(s));
-  // graph capture of fprop (N = 100: the small-N path, two kernels): replay equals a direct run
+  // graph capture of fprop: N = 100 (small-N path, two kernels) and N = 300 (large-N path; on
+  // sm_90a the weight transpose, tensor maps encoded on the host, the wgmma kernel): replay equals
+  // a direct run
   cudaStream_t st;
   CK(cudaStreamCreateWithFlags(&st, cudaStreamNonBlocking));
   CK(cudaMemset(a.p, 0x3c, 1 << 20));
   CK(cudaMemset(bb.p, 0x3c, 1 << 20));
   CK(cudaDeviceSynchronize());
-  BS(bsmm_fprop(plan, 100, a.p, bb.p, c.p, 1, 0, nullptr, ws.p, wsb, st));
-  CK(cudaStreamSynchronize(st));
-  auto direct = c.down();
-  CK(cudaMemset(c.p, 0, 1 << 20));
-  cudaGraph_t graph;
-  cudaGraphExec_t exec;
-  CK(cudaStreamBeginCapture(st, cudaStreamCaptureModeGlobal));
-  s = bsmm_fprop(plan, 100, a.p, bb.p, c.p, 1, 0, nullptr, ws.p, wsb, st);
-  CK(cudaStreamEndCapture(st, &graph));
-  CK(cudaGraphInstantiate(&exec, graph, 0));
-  CK(cudaGraphLaunch(exec, st));
-  CK(cudaStreamSynchronize(st));
-  if (s == BS_STATUS_SUCCESS && c.down() == direct) ++g_pass;
-  else ++g_fail, std::printf("FAIL graph capture (%s)\n", bs_status_name(s));
-  cudaGraphExecDestroy(exec);
-  cudaGraphDestroy(graph);
+  for (int64_t n : {100, 300}) {
+    BS(bsmm_get_workspace_size(plan, BSMM_OP_FPROP, n, &wsb));
+    DevBuf wsn;
+    wsn.alloc(std::max<size_t>(wsb, 16));
+    BS(bsmm_fprop(plan, n, a.p, bb.p, c.p, 1, 0, nullptr, wsn.p, wsb, st));
+    CK(cudaStreamSynchronize(st));
+    auto direct = c.down();
+    CK(cudaMemset(c.p, 0, 1 << 20));
+    cudaGraph_t graph;
+    cudaGraphExec_t exec;
+    CK(cudaStreamBeginCapture(st, cudaStreamCaptureModeGlobal));
+    s = bsmm_fprop(plan, n, a.p, bb.p, c.p, 1, 0, nullptr, wsn.p, wsb, st);
+    CK(cudaStreamEndCapture(st, &graph));
+    CK(cudaGraphInstantiate(&exec, graph, 0));
+    CK(cudaGraphLaunch(exec, st));
+    CK(cudaStreamSynchronize(st));
+    if (s == BS_STATUS_SUCCESS && c.down() == direct) ++g_pass;
+    else ++g_fail, std::printf("FAIL graph capture N = %lld (%s)\n", static_cast<long long>(n), bs_status_name(s));
+    cudaGraphExecDestroy(exec);
+    cudaGraphDestroy(graph);
+  }
   cudaStreamDestroy(st);
   bsmm_destroy(plan);
 }

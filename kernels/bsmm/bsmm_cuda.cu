@@ -1,6 +1,7 @@
 // CUDA backend of bsmm: plan creation (device checks, lookup tables uploaded once, kernels picked)
 // and the execute calls, which only enqueue kernels on the caller's stream.
 #include <algorithm>
+#include <cstdlib>
 #include <cstring>
 #include <vector>
 
@@ -12,8 +13,10 @@
 #include "kernels/bsmm/ops.hpp"
 #include "kernels/bsmm/small.hpp"
 #include "kernels/bsmm/small_lut.hpp"
+#include "kernels/bsmm/wg.hpp"
 #include "kernels/common/cuda_check.cuh"
 #include "kernels/common/cuda_device.hpp"
+#include "kernels/common/tma.hpp"
 
 namespace bs {
 namespace cuda {
@@ -69,6 +72,17 @@ class DeviceTables {
 
 std::vector<int32_t> to_i32(const std::vector<int64_t>& v) { return std::vector<int32_t>(v.begin(), v.end()); }
 
+// The sm_90a kernels (wg.hpp) for this plan, or null: 16-bit storage, features last, b >= 16, a
+// compute capability 9.0 device and a build with sm_90a code. BS_CUDA_WGMMA=0 in the environment
+// turns them off (to compare against the mma.sync engine in benchmarks).
+const WgKernels* pick_wg(const BsmmConfig& c, const DeviceInfo& info) {
+  const char* env = std::getenv("BS_CUDA_WGMMA");
+  if (env != nullptr && std::strcmp(env, "0") == 0) return nullptr;
+  if (c.feature_axis != 1) return nullptr;
+  const WgKernels* k = wg_kernels(c.dtype, c.block_size);
+  return k != nullptr && wg_usable(*k, info) ? k : nullptr;
+}
+
 class CudaBsmm final : public BsmmBackend {
  public:
   CudaBsmm(const BsmmConfig& config, const BsmmLayout& layout)
@@ -100,7 +114,18 @@ class CudaBsmm final : public BsmmBackend {
     const size_t o_sbc = tables_.add(sbwd.chunks), o_sbr = tables_.add(sbwd.recs), o_sbp = tables_.add(sbwd.ptr);
     const size_t o_rows = tables_.add(to_i32(layout.block_rows)), o_cols = tables_.add(to_i32(layout.row_cols));
     const size_t o_cptr = tables_.add(to_i32(layout.col_ptr)), o_cblk = tables_.add(to_i32(layout.col_blocks));
+    wg_ = layout.nnz > 0 ? pick_wg(cfg_, info_) : nullptr;
+    size_t o_wfc = 0, o_wfe = 0, o_wbc = 0, o_wbe = 0;
+    if (wg_ != nullptr) {
+      const WgLut wf = wg_lut(layout, false), wb = wg_lut(layout, true);
+      o_wfc = tables_.add(wf.cols), o_wfe = tables_.add(wf.entries);
+      o_wbc = tables_.add(wb.cols), o_wbe = tables_.add(wb.entries);
+    }
     tables_.upload();
+    if (wg_ != nullptr) {
+      wg_fwd_ = WgTables{tables_.at(o_wfc), tables_.at(o_wfe), static_cast<int>(layout.KB)};
+      wg_bwd_ = WgTables{tables_.at(o_wbc), tables_.at(o_wbe), static_cast<int>(layout.CB)};
+    }
     fwd_ptr_ = tables_.at(o_fptr), fwd_recs_ = tables_.at(o_frec);
     bwd_ptr_ = tables_.at(o_bptr), bwd_recs_ = tables_.at(o_brec);
     updat_recs_ = tables_.at(o_upd);
@@ -117,9 +142,12 @@ class CudaBsmm final : public BsmmBackend {
       // fp32 partials of the small-N path: chunks x N x b for N <= kSmallNMax. Larger N take the
       // tile engine (no workspace) but must still report the largest small-N size, so that a
       // workspace sized for N serves every smaller N.
+      // The sm_90a path (N > kSmallNMax) needs a copy of W (transposed for fprop, gated for bprop).
       const SmallTables& t = op == BSMM_OP_FPROP ? fwd_small_ : bwd_small_;
       const int64_t n = std::min<int64_t>(std::max<int64_t>(N, 0), kSmallNMax);
-      return static_cast<size_t>(t.n_chunks * n * cfg_.block_size) * sizeof(float);
+      const size_t small = static_cast<size_t>(t.n_chunks * n * cfg_.block_size) * sizeof(float);
+      if (wg_ == nullptr || N <= kSmallNMax) return small;
+      return std::max(small, static_cast<size_t>(layout_.nnz * cfg_.block_size * cfg_.block_size) * dtype_bytes(cfg_.dtype));
     }
     if (op != BSMM_OP_UPDAT) return 0;
     // fp32 partial sums: one slot per token split (at least one, used when pairs exceed a launch).
@@ -134,6 +162,10 @@ class CudaBsmm final : public BsmmBackend {
     DeviceGuard guard(cfg_.device);
     if (a.N <= kSmallNMax) {
       xprop_small(a);
+      return;
+    }
+    if (wg_ != nullptr) {
+      xprop_wg(a);
       return;
     }
     XpropParams p{};
@@ -210,6 +242,11 @@ class CudaBsmm final : public BsmmBackend {
     const int *chunks = nullptr, *recs = nullptr, *ptr = nullptr;
     int64_t n_chunks = 0;
   };
+  // Device tables of the sm_90a path for one direction (WgLut in lut.hpp).
+  struct WgTables {
+    const int *cols = nullptr, *entries = nullptr;
+    int n_cols = 0;
+  };
 
   // fprop/bprop for N <= kSmallNMax: split kernel into the workspace, then the ordered reduction.
   void xprop_small(const BsmmXpropArgs& a) const {
@@ -248,6 +285,41 @@ class CudaBsmm final : public BsmmBackend {
     launch_small_finish(cfg_.dtype, f, stream);
   }
 
+  // fprop/bprop on the sm_90a kernels: the weight operand (Wᵀ for fprop, g·W when gated) is
+  // prepared in the workspace, the TMA maps of this call's tensors are encoded, one launch.
+  void xprop_wg(const BsmmXpropArgs& a) const {
+    const cudaStream_t stream = static_cast<cudaStream_t>(a.stream);
+    const int b = cfg_.block_size;
+    const WgTables& t = a.bprop ? wg_bwd_ : wg_fwd_;
+    const void* w = a.w;
+    if (!a.bprop || a.gate != nullptr) {
+      const WgPrepParams prep{a.w, a.gate, a.workspace, a.bprop ? 0 : 1};
+      wg_->prep(prep, static_cast<unsigned>(layout_.nnz), stream);
+      w = a.workspace;
+    }
+    const int64_t F_in = a.bprop ? cfg_.K : cfg_.C;
+    const uint32_t ka = static_cast<uint32_t>(std::min(b, 64));
+    WgParams p{};
+    p.map_in = tma_map_2d(cfg_.dtype, a.in, static_cast<uint64_t>(a.N), static_cast<uint64_t>(F_in),
+                          static_cast<uint64_t>(F_in), kWgTokens, ka);
+    const uint64_t w_rows = static_cast<uint64_t>(layout_.nnz * b);
+    p.map_w = tma_map_2d(cfg_.dtype, w, w_rows, static_cast<uint64_t>(b), static_cast<uint64_t>(b),
+                         static_cast<uint32_t>(b), ka);
+    p.cols = t.cols;
+    p.entries = t.entries;
+    p.out = a.out;
+    p.N = a.N;
+    p.F_in = static_cast<int>(F_in);
+    p.F_out = static_cast<int>(a.bprop ? cfg_.C : cfg_.K);
+    p.n_wblocks = static_cast<int>(layout_.nnz);
+    p.n_cols = t.n_cols;
+    p.alpha = a.alpha;
+    p.beta = a.beta;
+    const int64_t grid = int64_t{t.n_cols} * ((a.N + kWgTokens - 1) / kWgTokens);
+    if (grid >= (int64_t{1} << 31)) fail(BS_STATUS_NOT_SUPPORTED, "too many CTAs for one launch (", grid, ")");
+    wg_->xprop(p, static_cast<unsigned>(grid), stream);
+  }
+
   // Token splits of updat for minibatch N: enough CTAs for two waves when there are few
   // super-blocks, at least 512 tokens per split, at most 32 splits. Non-decreasing in N, so a
   // workspace sized for N serves every smaller N.
@@ -266,6 +338,8 @@ class CudaBsmm final : public BsmmBackend {
   const int *fwd_ptr_ = nullptr, *fwd_recs_ = nullptr, *bwd_ptr_ = nullptr, *bwd_recs_ = nullptr;
   const int* updat_recs_ = nullptr;
   SmallTables fwd_small_, bwd_small_;
+  const WgKernels* wg_ = nullptr;
+  WgTables wg_fwd_, wg_bwd_;
   LayoutTables small_{};
 };
 

@@ -35,6 +35,26 @@ XpropLut xprop_lut(const BsmmLayout& l, bool bprop, int S) {
   return lut;
 }
 
+WgLut wg_lut(const BsmmLayout& l, bool bprop) {
+  const int64_t out_blocks = bprop ? l.CB : l.KB;
+  WgLut lut;
+  lut.n_cols = static_cast<int32_t>(out_blocks);
+  std::vector<int32_t> order(static_cast<size_t>(out_blocks));
+  for (int64_t o = 0; o < out_blocks; ++o) order[static_cast<size_t>(o)] = static_cast<int32_t>(o);
+  const auto count = [&](int64_t o) { return bprop ? l.row_nnz(o) : l.col_nnz(o); };
+  std::stable_sort(order.begin(), order.end(), [&](int32_t a, int32_t b) { return count(a) > count(b); });
+  for (const int32_t o : order) {
+    const int64_t begin = bprop ? l.row_ptr[o] : l.col_ptr[o];
+    const int64_t end = bprop ? l.row_ptr[o + 1] : l.col_ptr[o + 1];
+    lut.cols.insert(lut.cols.end(), {o, static_cast<int32_t>(lut.entries.size() / 2), static_cast<int32_t>(end - begin), 0});
+    for (int64_t e = begin; e < end; ++e) {
+      lut.entries.push_back(static_cast<int32_t>(bprop ? l.row_cols[e] : l.col_rows[e]));
+      lut.entries.push_back(static_cast<int32_t>(bprop ? e : l.col_blocks[e]));
+    }
+  }
+  return lut;
+}
+
 UpdatLut updat_lut(const BsmmLayout& l, int R, int G) {
   UpdatLut lut;
   for (int64_t c0 = 0; c0 < l.CB; c0 += R) {

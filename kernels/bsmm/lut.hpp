@@ -26,5 +26,16 @@ struct UpdatLut {
 };
 UpdatLut updat_lut(const BsmmLayout& layout, int R, int G);
 
+// Per-output-block lists of the sm_90a kernel (wg.cuh), one CTA per (output block, token tile).
+// cols: 4 ints per output block {out_block, first entry, entry count, 0}, longest lists first (the
+// longest CTAs start in the first wave, the short ones fill the tail). entries: 2 ints
+// {in_block, weight block id}, sorted by in_block within an output block.
+struct WgLut {
+  std::vector<int32_t> cols;
+  std::vector<int32_t> entries;
+  int32_t n_cols = 0;
+};
+WgLut wg_lut(const BsmmLayout& layout, bool bprop);
+
 }  // namespace cuda
 }  // namespace bs

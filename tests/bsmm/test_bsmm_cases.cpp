@@ -103,6 +103,28 @@ TEST_P(BsmmCases, OddAndLargerMinibatches) {
   }
 }
 
+// N > 128 in 16-bit with features last: on an sm_90a GPU the wgmma/TMA kernels (b >= 16; fprop via
+// the transposed weight copy in the workspace, gated bprop via the gated copy). Token tails of the
+// 128-token tiles, an empty output block, stages padded past a list's end (odd lists at b < 64),
+// alpha/beta and zero gates.
+TEST_P(BsmmCases, LargeMinibatch16Bit) {
+  for (int32_t b : {16, 32, 64, 128}) {
+    const Layout layout = layout_with_empty_rows_and_columns(b >= 64 ? 3 : 5, b >= 64 ? 4 : 6, rng_);
+    for (bs_dtype_t dt : {BS_DTYPE_BF16, BS_DTYPE_F16})
+      for (bsmm_op_t op : {BSMM_OP_FPROP, BSMM_OP_BPROP}) {
+        OpCase c;
+        c.op = op;
+        c.N = b >= 64 ? 257 : 300;
+        if (dt == BS_DTYPE_F16) {
+          c.alpha = -0.75f;
+          c.beta = 0.5f;
+          c.gates = Gates::kWithZeros;
+        }
+        check_op(setup(dt, b, 1), layout, c, rng_);
+      }
+  }
+}
+
 // N = 0: fprop and bprop return at once (NULL pointers allowed, nothing written); updat gives beta·dW.
 TEST_P(BsmmCases, EmptyMinibatch) {
   const Layout layout = random_layout(3, 4, 0.5, rng_);

@@ -1,0 +1,65 @@
+#pragma once
+// The sm_90a path of fprop / bprop for large N (wg.cu), host-visible part.
+//
+// Tokens are the M side of warpgroup MMAs (wgmma), one output block's b features the N side, and
+// the CTA walks exactly that block's list of weight blocks: no union of several columns, so no
+// zero-filled MMA work at any density. A producer warp streams x (or dy) slices and weight blocks
+// into a shared-memory ring with TMA; two consumer warpgroups (64 tokens each) multiply out of it.
+//
+// wgmma reads both operands K-major (the reduction dimension contiguous). x / dy rows already are
+// (feature axis 1); the weight operand of bprop is W as stored (block rows c, k contiguous), but
+// fprop needs Wᵀ per block, so fprop first writes a transposed copy of W into the workspace
+// (prep kernel; about 2·|W| bytes of traffic, ~1-2 % of the product at N = 8192). Gates are folded
+// into that copy (g·W rounded to the storage type, as bsmm.h documents for gated 16-bit CUDA plans),
+// which is why gated bprop also goes through it.
+#include <cuda.h>
+#include <cuda_runtime.h>
+
+#include <cstdint>
+
+#include "kernels/common/cuda_device.hpp"
+
+namespace bs {
+namespace cuda {
+
+constexpr int kWgTokens = 128;         // tokens per CTA
+constexpr int kWgThreads = 9 * 32;      // warpgroups 0-1 (warps 0-7) consume, warp 8 produces
+
+struct WgParams {
+  CUtensorMap map_in;  // x (fprop) / dy (bprop): N x F_in, box kWgTokens x min(b, 64)
+  CUtensorMap map_w;   // weight operand, nnz·b rows x b, box b x min(b, 64)
+  const int* cols;     // wg_lut cols: 4 ints per output block
+  const int* entries;  // wg_lut entries: 2 ints each
+  void* out;           // N x F_out
+  long long N;
+  int F_in, F_out;
+  int n_wblocks;       // rows of map_w / b
+  int n_cols;          // output blocks; grid = n_cols x token tiles, output block fastest
+  float alpha, beta;
+};
+
+struct WgPrepParams {
+  const void* w;
+  const float* gate;  // nnz gates or null
+  void* dst;          // nnz x b x b
+  int transpose;      // 1: dst block = (g·W block)ᵀ
+};
+
+struct WgKernels {
+  int smem_bytes;
+  void (*xprop)(const WgParams& p, unsigned grid, cudaStream_t s);
+  void (*prep)(const WgPrepParams& p, unsigned nnz, cudaStream_t s);
+  const void* kernel;  // the xprop kernel, for attribute queries
+};
+
+// Kernels for storage type `dtype` (BS_DTYPE_F16 / BS_DTYPE_BF16) and block size B (16, 32, 64,
+// 128), or null when this path does not serve them. Usable only on a device with compute
+// capability 9.0 and when the build has sm_90a code: see wg_usable().
+const WgKernels* wg_kernels(int32_t dtype, int B);
+
+// True if `k` has sm_90a code for the current device and fits its shared memory; sets the kernel's
+// shared-memory limit.
+bool wg_usable(const WgKernels& k, const DeviceInfo& info);
+
+}  // namespace cuda
+}  // namespace bs
