@@ -1,5 +1,7 @@
 // CUDA ops backend: per-channel ops (bias_act, cwise_linear, batch norm), LSTM gates,
 // split4/concat4 and sparse projections.
+#include <type_traits>
+
 #include "kernels/ew/ops_cuda.cuh"
 #include "ops/ew_math.hpp"
 
@@ -7,17 +9,75 @@ namespace bs::ops {
 namespace {
 
 // ---- per-channel ops --------------------------------------------------------------------------
-struct ChannelFwdOp {
-  ChannelArgs a;
-  bool idx32;  // every index fits 32 bits: 32-bit division (a 64-bit one costs ~70 instructions)
-  __device__ void operator()(int64_t e, const float* x, float* y) const {
-    const int64_t c = idx32 ? static_cast<int64_t>(static_cast<uint32_t>(e) / static_cast<uint32_t>(a.I) %
-                                                   static_cast<uint32_t>(a.C))
-                            : (e / a.I) % a.C;
-    const Coef k = channel_coef(a, c, a.mean ? a.mean[c] : 0.0f, a.var ? a.var[c] : 0.0f);
-    y[0] = act_fwd(a.act, k.scale * (x[0] + k.pre) + k.post);
+// Forward (bias_act, cwise_linear, batch-norm inference): one thread per 8-element pack. The
+// channel of the pack's first element costs one division (in Ix: 32-bit when every index fits, a
+// 64-bit one is ~70 instructions); the other 7 follow by counting, and a channel's coefficients are
+// formed once per pack it touches. Channels last (I = 1) with C % 8 == 0 and 16-byte aligned
+// coefficient vectors (`vec_coef`): the pack's channels are 8 consecutive ones, read as float4 pairs.
+// Calls f(std::integral_constant<int32_t, act>{}) for the run-time activation, so that a pack's
+// element loop holds one activation's code (no per-element switch).
+template <typename F>
+__device__ __forceinline__ void with_act(int32_t act, F&& f) {
+  using std::integral_constant;
+  switch (act) {
+    case BS_ACT_RELU: return f(integral_constant<int32_t, BS_ACT_RELU>{});
+    case BS_ACT_GELU: return f(integral_constant<int32_t, BS_ACT_GELU>{});
+    case BS_ACT_FAST_GELU: return f(integral_constant<int32_t, BS_ACT_FAST_GELU>{});
+    default: return f(integral_constant<int32_t, BS_ACT_NONE>{});
   }
-};
+}
+
+template <typename T, typename Ix>
+__global__ void __launch_bounds__(kMapThreads) channel_fwd_kernel(ChannelArgs a, bool vec, bool vec_coef) {
+  const Ix C = static_cast<Ix>(a.C), I = static_cast<Ix>(a.I), n = static_cast<Ix>(a.O) * C * I;
+  const Ix stride = static_cast<Ix>(gridDim.x) * kMapThreads * 8;
+  for (Ix i = (static_cast<Ix>(blockIdx.x) * kMapThreads + threadIdx.x) * 8; i < n; i += stride) {
+    float x[8], y[8];
+    load8_clip<T>(a.x, i, n, vec, x);
+    with_act(a.act, [&](auto act) {
+      if (vec_coef) {
+        const Ix c0 = i % C;
+        float s[8], b[8], m[8], v[8];
+        vec8(a.a, c0, 1.0f, s);
+        vec8(a.b, c0, 0.0f, b);
+        vec8(a.mean, c0, 0.0f, m);
+        vec8(a.var, c0, 0.0f, v);
+        for (int j = 0; j < 8; ++j) {
+          const Coef k = channel_coef_of(a, s[j], b[j], m[j], v[j]);
+          y[j] = act_fwd(act.value, k.scale * (x[j] + k.pre) + k.post);
+        }
+      } else {
+        const Ix r = i / I;
+        Ix q = i - r * I, c = r % C;
+        Coef k{};
+        for (int j = 0; j < 8; ++j) {
+          if (j == 0 || q == 0) k = channel_coef(a, c, a.mean ? a.mean[c] : 0.0f, a.var ? a.var[c] : 0.0f);
+          y[j] = act_fwd(act.value, k.scale * (x[j] + k.pre) + k.post);
+          if (++q == I) {  // past the tail the channel keeps wrapping in range: no out-of-bounds reads
+            q = 0;
+            if (++c == C) c = 0;
+          }
+        }
+      }
+    });
+    store8_clip<T>(a.out, i, n, vec, y);
+  }
+}
+
+template <typename T>
+void launch_channel_fwd(const ChannelArgs& a) {
+  const int64_t n = a.O * a.C * a.I;
+  const bool vec = aligned16(a.x) && aligned16(a.out);
+  const bool vec_coef = vec && a.I == 1 && a.C % 8 == 0 && (!a.a || aligned16(a.a)) && (!a.b || aligned16(a.b)) &&
+                        (!a.mean || aligned16(a.mean)) && (!a.var || aligned16(a.var));
+  const unsigned grid = grid_for((n + 7) / 8, kMapThreads);
+  // 32-bit indices when the largest one (n plus a grid stride of overshoot) fits.
+  if (n + static_cast<int64_t>(grid) * kMapThreads * 8 < (int64_t{1} << 32))
+    channel_fwd_kernel<T, uint32_t><<<grid, kMapThreads, 0, as_stream(a.stream)>>>(a, vec, vec_coef);
+  else
+    channel_fwd_kernel<T, int64_t><<<grid, kMapThreads, 0, as_stream(a.stream)>>>(a, vec, vec_coef);
+  check_launch("per-channel forward kernel");
+}
 
 template <typename T>
 struct BnTrainFwd {
@@ -80,8 +140,10 @@ struct ChannelBwd {
 // One thread per 8 features of one sample: 5 (forward) or 7 (backward) 16-byte pack loads in flight.
 // Index math in `I` (uint32_t when every index fits: 64-bit division is ~70 instructions per pack);
 // the bias is read as float4 pairs when `vec` (K % 8 == 0, every pointer 16-byte aligned).
+// bf16 results: tanh through the hardware approximation (tanh_out in ops/ew_math.hpp).
 template <typename T, typename I>
 __global__ void __launch_bounds__(kMapThreads) lstm_kernel(LstmArgs a, bool bprop, bool vec) {
+  constexpr bool kBf16 = std::is_same_v<T, bf16_t>;
   const I K = static_cast<I>(a.K), ppr = (K + 7) / 8, total = static_cast<I>(a.N) * ppr;
   const I stride = static_cast<I>(gridDim.x) * kMapThreads;
   for (I p = static_cast<I>(blockIdx.x) * kMapThreads + threadIdx.x; p < total; p += stride) {
@@ -97,7 +159,7 @@ __global__ void __launch_bounds__(kMapThreads) lstm_kernel(LstmArgs a, bool bpro
     }
     if (!bprop) {
       float cn[8], hn[8];
-      for (int e = 0; e < 8; ++e) lstm_fwd(c[e], g[0][e], g[1][e], g[2][e] + a.forget_bias, g[3][e], cn[e], hn[e]);
+      for (int e = 0; e < 8; ++e) lstm_fwd<kBf16>(c[e], g[0][e], g[1][e], g[2][e] + a.forget_bias, g[3][e], cn[e], hn[e]);
       store8_clip<T>(a.c_next, row + k0, row + K, vec, cn);
       store8_clip<T>(a.h_next, row + k0, row + K, vec, hn);
       continue;
@@ -106,7 +168,7 @@ __global__ void __launch_bounds__(kMapThreads) lstm_kernel(LstmArgs a, bool bpro
     if (a.dc_next) load8_clip<T>(a.dc_next, row + k0, row + K, vec, dcn);
     if (a.dh_next) load8_clip<T>(a.dh_next, row + k0, row + K, vec, dhn);
     for (int e = 0; e < 8; ++e)
-      lstm_bwd(c[e], g[0][e], g[1][e], g[2][e] + a.forget_bias, g[3][e], dcn[e], dhn[e], dc[e], d[0][e], d[1][e],
+      lstm_bwd<kBf16>(c[e], g[0][e], g[1][e], g[2][e] + a.forget_bias, g[3][e], dcn[e], dhn[e], dc[e], d[0][e], d[1][e],
                d[2][e], d[3][e]);
     store8_clip<T>(a.dc, row + k0, row + K, vec, dc);
     for (int j = 0; j < 4; ++j) store8_clip<T>(a.dh, hrow + j * K + k0, hrow + j * K + K, vec, d[j]);
@@ -190,15 +252,7 @@ void CudaOps::channel(const ChannelArgs& a) const {
   dispatch_dtype(a.dtype, [&](auto tag) {
     using T = decltype(tag);
     switch (a.mode) {
-      case ChannelMode::kForward: {
-        MapIO io;
-        io.in[0] = a.x;
-        io.out[0] = a.out;
-        const int64_t n = a.O * a.C * a.I;
-        launch_map<T, T, 1, 1>(n, io, ChannelFwdOp{a, n + 8 < (int64_t{1} << 32)}, a.stream,
-                               "per-channel forward kernel");
-        break;
-      }
+      case ChannelMode::kForward: launch_channel_fwd<T>(a); break;
       case ChannelMode::kBnTrainForward:
         launch_channel_reduce(BnTrainFwd<T>{a, inv_m}, a.O, a.C, a.I, a.stream, "batch norm forward kernel");
         break;

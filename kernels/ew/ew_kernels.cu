@@ -1,28 +1,60 @@
 // CUDA ops backend: unary and binary element-wise ops and their gradients, float cast, add_n,
 // dropout. One kernel instantiation per dtype; the op is a uniform run-time switch.
+#include <type_traits>
+
 #include "kernels/ew/ops_cuda.cuh"
 #include "ops/ew_math.hpp"
 
 namespace bs::ops {
 namespace {
 
+// Calls f(std::integral_constant<int32_t, op>{}) for the run-time op: each case then holds the
+// whole 8-element loop of one op (no switch per element, and the 8 elements' MUFU latencies overlap).
+template <typename F>
+__device__ __forceinline__ void with_unary_op(int32_t op, F&& f) {
+  using std::integral_constant;
+  switch (op) {
+    case BS_EW_NEGATIVE: return f(integral_constant<int32_t, BS_EW_NEGATIVE>{});
+    case BS_EW_RECIPROCAL: return f(integral_constant<int32_t, BS_EW_RECIPROCAL>{});
+    case BS_EW_SQUARE: return f(integral_constant<int32_t, BS_EW_SQUARE>{});
+    case BS_EW_SQRT: return f(integral_constant<int32_t, BS_EW_SQRT>{});
+    case BS_EW_EXP: return f(integral_constant<int32_t, BS_EW_EXP>{});
+    case BS_EW_LOG: return f(integral_constant<int32_t, BS_EW_LOG>{});
+    case BS_EW_SIGMOID: return f(integral_constant<int32_t, BS_EW_SIGMOID>{});
+    case BS_EW_TANH: return f(integral_constant<int32_t, BS_EW_TANH>{});
+    case BS_EW_RELU: return f(integral_constant<int32_t, BS_EW_RELU>{});
+    case BS_EW_ELU: return f(integral_constant<int32_t, BS_EW_ELU>{});
+    case BS_EW_GELU: return f(integral_constant<int32_t, BS_EW_GELU>{});
+    default: return f(integral_constant<int32_t, BS_EW_SWISH>{});
+  }
+}
+
+template <bool kBf16>  // results rounded to bf16: tanh may use the hardware approximation (tanh_out)
 struct UnaryOp {
   int32_t op;
   float alpha;
-  __device__ void operator()(int64_t, const float* x, float* y) const { y[0] = unary_fwd(op, x[0], alpha); }
+  __device__ void operator()(int64_t, const float (&x)[1][8], float (&y)[1][8]) const {
+    with_unary_op(op, [&](auto k) {
+      for (int j = 0; j < 8; ++j) y[0][j] = unary_fwd<kBf16>(k.value, x[0][j], alpha);
+    });
+  }
 };
 
 struct UnaryGradOp {  // in: dy, x
   int32_t op;
   float alpha;
-  __device__ void operator()(int64_t, const float* x, float* y) const {
-    y[0] = x[0] * unary_deriv(op, x[1], alpha);
+  __device__ void operator()(int64_t, const float (&x)[2][8], float (&y)[1][8]) const {
+    with_unary_op(op, [&](auto k) {
+      for (int j = 0; j < 8; ++j) y[0][j] = x[0][j] * unary_deriv(k.value, x[1][j], alpha);
+    });
   }
 };
 
 struct BinaryOp {
   int32_t op;
-  __device__ void operator()(int64_t, const float* x, float* y) const { y[0] = binary_fwd(op, x[0], x[1]); }
+  __device__ void operator()(int64_t, const float (&x)[2][8], float (&y)[1][8]) const {
+    for (int j = 0; j < 8; ++j) y[0][j] = binary_fwd(op, x[0][j], x[1][j]);
+  }
 };
 
 template <typename T>
@@ -30,18 +62,22 @@ struct BinaryVecOp {  // y is a (cols) vector read through the cache
   int32_t op;
   const void* yv;
   int64_t cols;
-  __device__ void operator()(int64_t i, const float* x, float* y) const {
-    y[0] = binary_fwd(op, x[0], ld<T>(yv, i % cols));
+  __device__ void operator()(int64_t i, const float (&x)[1][8], float (&y)[1][8]) const {
+    for (int j = 0; j < 8; ++j) y[0][j] = binary_fwd(op, x[0][j], ld<T>(yv, (i + j) % cols));
   }
 };
 
 struct BinaryGradOp {  // in: dz, x, y; out: dx, dy
   int32_t op;
-  __device__ void operator()(int64_t, const float* x, float* y) const { binary_grad(op, x[1], x[2], x[0], y[0], y[1]); }
+  __device__ void operator()(int64_t, const float (&x)[3][8], float (&y)[2][8]) const {
+    for (int j = 0; j < 8; ++j) binary_grad(op, x[1][j], x[2][j], x[0][j], y[0][j], y[1][j]);
+  }
 };
 
 struct CopyOp {
-  __device__ void operator()(int64_t, const float* x, float* y) const { y[0] = x[0]; }
+  __device__ void operator()(int64_t, const float (&x)[1][8], float (&y)[1][8]) const {
+    for (int j = 0; j < 8; ++j) y[0][j] = x[0][j];
+  }
 };
 
 // dy of a broadcast vector y: column sums of binary_grad's dy, dx written on the way.
@@ -82,14 +118,16 @@ __global__ void __launch_bounds__(kMapThreads) add_n_kernel(AddNArgs a, bool vec
 // One thread per 8-element pack (coalesced 16-byte loads and stores): the pack's 8 keep bits are a
 // byte of its 32-element mask word, and the 4 lanes sharing a word OR their bytes together with two
 // xor-shuffles before one of them stores it (no atomics). The loop bound is uniform per warp so all
-// lanes reach the shuffles.
-__device__ __forceinline__ uint32_t dropout_bits8(const DropoutArgs& a, int64_t p) {
+// lanes reach the shuffles. x is loaded before the two Philox blocks are computed, so the load's
+// latency hides behind them (for 16-bit data the Philox work is as long as the memory time).
+// `valid` = elements of the pack inside the tensor (1..8; keeps the tail test out of 64-bit math).
+__device__ __forceinline__ uint32_t dropout_bits8(const DropoutArgs& a, int64_t p, int valid) {
   uint32_t bits = 0;
   for (int b = 0; b < 2; ++b) {
     uint32_t r[4];
     dropout_words(a.seed, a.offset, static_cast<uint64_t>(2 * p + b), r);
     for (int j = 0; j < 4; ++j) {
-      const bool keep = 8 * p + 4 * b + j < a.n && static_cast<uint64_t>(r[j]) < a.threshold;
+      const bool keep = 4 * b + j < valid && static_cast<uint64_t>(r[j]) < a.threshold;
       bits |= (keep ? 1u : 0u) << (4 * b + j);
     }
   }
@@ -103,11 +141,14 @@ __global__ void __launch_bounds__(kMapThreads) dropout_kernel(DropoutArgs a, boo
   const int lane = static_cast<int>(threadIdx.x % 32), byte = lane % 4;
   for (int64_t p = static_cast<int64_t>(blockIdx.x) * kMapThreads + threadIdx.x; p - lane < packs; p += stride) {
     const bool active = p < packs;
+    const int64_t i = p * 8;
+    float v[8];
+    if (a.x && active) load8_clip<T>(a.x, i, a.n, vec, v);
     uint32_t bits8 = 0;
     if (a.mask_in) {
       if (active) bits8 = (a.mask_in[p / 4] >> (8 * byte)) & 0xffu;
     } else {
-      if (active) bits8 = dropout_bits8(a, p);
+      if (active) bits8 = dropout_bits8(a, p, a.n - i < 8 ? static_cast<int>(a.n - i) : 8);
       if (a.mask_out) {
         uint32_t word = bits8 << (8 * byte);
         word |= __shfl_xor_sync(0xffffffffu, word, 1);
@@ -116,9 +157,6 @@ __global__ void __launch_bounds__(kMapThreads) dropout_kernel(DropoutArgs a, boo
       }
     }
     if (!a.x || !active) continue;
-    const int64_t i = p * 8;
-    float v[8];
-    load8_clip<T>(a.x, i, a.n, vec, v);
     for (int j = 0; j < 8; ++j) v[j] = (bits8 >> j) & 1u ? v[j] * a.scale : 0.0f;
     store8_clip<T>(a.y, i, a.n, vec, v);
   }
@@ -137,7 +175,8 @@ void CudaOps::ew_unary(const UnaryArgs& a) const {
       launch_map<T, T, 2, 1>(a.n, io, UnaryGradOp{a.op, a.alpha}, a.stream, "bs_ew_unary_grad kernel");
     } else {
       io.in[0] = a.x;
-      launch_map<T, T, 1, 1>(a.n, io, UnaryOp{a.op, a.alpha}, a.stream, "bs_ew_unary kernel");
+      launch_map<T, T, 1, 1>(a.n, io, UnaryOp<std::is_same_v<T, bf16_t>>{a.op, a.alpha}, a.stream,
+                             "bs_ew_unary kernel");
     }
   });
 }

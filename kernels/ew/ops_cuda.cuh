@@ -144,6 +144,18 @@ __device__ __forceinline__ void store8_clip(void* base, int64_t i, int64_t end, 
   }
 }
 
+// 8 fp32 values [k, k+8) of a 16-byte aligned fp32 vector (gain, bias, coefficients) through the
+// read-only cache, or `dflt` when it is NULL.
+template <typename Ix>
+__device__ __forceinline__ void vec8(const float* p, Ix k, float dflt, float (&v)[8]) {
+  if (!p) {
+    for (int j = 0; j < 8; ++j) v[j] = dflt;
+    return;
+  }
+  const float4 a = __ldg(reinterpret_cast<const float4*>(p + k)), b = __ldg(reinterpret_cast<const float4*>(p + k) + 1);
+  v[0] = a.x, v[1] = a.y, v[2] = a.z, v[3] = a.w, v[4] = b.x, v[5] = b.y, v[6] = b.z, v[7] = b.w;
+}
+
 // ---- deterministic reductions ---------------------------------------------------------------
 template <int NV>
 __device__ __forceinline__ void warp_sum(float (&v)[NV]) {
@@ -232,8 +244,9 @@ void launch_channel_reduce(const F& f, int64_t O, int64_t C, int64_t I, bs_strea
 namespace bs::ops {
 
 // ---- element-wise map over 8-element packs ---------------------------------------------------
-// op(index, in[NIN], out[NOUT]) per element; inputs of type TI, outputs of type TO (NULL outputs
-// are skipped). Vector loads when `vec` (every pointer 16-byte aligned); the tail goes scalar.
+// op(i, in[NIN][8], out[NOUT][8]) per pack of elements [i, i+8) (a whole pack, so an op can pick its
+// code once per pack instead of once per element); inputs of type TI, outputs of type TO (NULL
+// outputs are skipped). Vector loads when `vec` (every pointer 16-byte aligned); the tail goes scalar.
 struct MapIO {
   const void* in[3] = {};
   void* out[2] = {};
@@ -248,12 +261,7 @@ __global__ void __launch_bounds__(kMapThreads) map_kernel(int64_t n, MapIO io, O
     const int64_t i = p * 8;
     float a[NIN][8], r[NOUT][8];
     for (int k = 0; k < NIN; ++k) load8_clip<TI>(io.in[k], i, n, vec, a[k]);
-    for (int j = 0; j < 8; ++j) {
-      float x[NIN], y[NOUT];
-      for (int k = 0; k < NIN; ++k) x[k] = a[k][j];
-      op(i + j, x, y);
-      for (int k = 0; k < NOUT; ++k) r[k][j] = y[k];
-    }
+    op(i, a, r);
     for (int k = 0; k < NOUT; ++k)
       if (io.out[k]) store8_clip<TO>(io.out[k], i, n, vec, r[k]);
   }

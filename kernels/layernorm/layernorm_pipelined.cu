@@ -4,8 +4,10 @@
 // during its first phase, and at ~100 registers per thread too few rows fit on an SM to cover the
 // memory latency (measured: 57% of copy bandwidth for fp32, 28% for bf16 on an H200). Here a
 // persistent CTA owns one row at a time and keeps the next two rows in flight with cp.async into a
-// 3-stage shared-memory ring, so loads never stop while it reduces and stores; registers only hold
-// the current row's own slice (NP packs of 8 elements per thread).
+// 3-stage shared-memory ring (4 for the 16-bit forward), so loads never stop while it reduces and
+// stores; registers hold the current row's own slice (NP packs of 8 elements per thread) and, in the
+// forward with one segment, the gain/bias of the thread's columns. The forward needs one CTA-wide
+// exchange per row (merged moments, cta_moments).
 //
 // Backward also fuses dgain/dbias: every thread owns fixed columns across all rows of its CTA and
 // accumulates g·xhat and g for them in registers; CTAs write their partials to the workspace and a
@@ -19,6 +21,10 @@ namespace bs::ops {
 namespace {
 
 constexpr int kStages = 3;        // rows in the shared-memory ring (current + 2 in flight)
+// The forward of 16-bit rows keeps one more row in flight: its rows are half as long, and with the
+// gain/bias registers 4 CTAs (not 5) fit an SM, so 3 stages would halve the bytes in flight.
+template <typename T, bool kBprop>
+constexpr int kStagesOf = !kBprop && sizeof(T) == 2 ? 4 : kStages;
 constexpr int kMaxThreads = 512;  // threads per CTA (= per row)
 constexpr int kPreferThreads = 256;  // more packs per thread beyond this: more CTAs (rows) per SM
 constexpr int kMaxWarps = kMaxThreads / 32;
@@ -34,10 +40,11 @@ __device__ __forceinline__ void cp_async4(void* smem, const void* gmem) {
   asm volatile("cp.async.ca.shared.global [%0], [%1], 4;\n" ::"r"(s), "l"(gmem));
 }
 __device__ __forceinline__ void cp_async_commit() { asm volatile("cp.async.commit_group;\n" ::); }
-// Waits until at most kStages-1 groups of this thread are pending: of the kStages rows committed
-// (groups complete in order), the oldest has landed.
+// Waits until at most kSt-1 groups of this thread are pending: of the kSt rows committed (groups
+// complete in order), the oldest has landed.
+template <int kSt>
 __device__ __forceinline__ void cp_async_wait_oldest() {
-  asm volatile("cp.async.wait_group %0;\n" ::"n"(kStages - 1));
+  asm volatile("cp.async.wait_group %0;\n" ::"n"(kSt - 1));
 }
 
 // Sum over the CTA; every thread gets the same total (fixed order: lanes by xor tree, then warps
@@ -57,6 +64,41 @@ __device__ __forceinline__ void cta_sum(float (&v)[NV], float (*buf)[kMaxWarps][
   parity ^= 1;
 }
 
+// Row moments (count, mean, sum of squared deviations) merged pairwise (Chan, Golub & LeVeque),
+// so the forward needs one CTA-wide exchange per row instead of a sum and then a sum of squares.
+// The merge is symmetric in its operands (no FMA contraction, commutative steps; d² is the same for
+// d and -d), so both lanes of every xor-shuffle step get bit-identical results and every thread of
+// the row normalises with the same mean and rstd.
+struct Moments {
+  float n, mean, m2;
+};
+
+__device__ __forceinline__ Moments merge(const Moments& a, const Moments& b) {
+  const float n = __fadd_rn(a.n, b.n);
+  if (n == 0.0f) return a;
+  const float mean = __fdividef(__fadd_rn(__fmul_rn(a.n, a.mean), __fmul_rn(b.n, b.mean)), n);
+  const float d = __fsub_rn(b.mean, a.mean);
+  const float w = __fdividef(__fmul_rn(a.n, b.n), n);
+  return {n, mean, __fadd_rn(__fadd_rn(a.m2, b.m2), __fmul_rn(__fmul_rn(d, d), w))};
+}
+
+// Moments of the CTA's row; every thread gets the same result (lanes by xor tree, then warps
+// 0..W-1 in order). `buf` alternates halves so one __syncthreads per row suffices.
+__device__ __forceinline__ Moments cta_moments(Moments m, Moments (*buf)[kMaxWarps], int& parity) {
+  for (int o = 16; o > 0; o >>= 1) {
+    const Moments other{__shfl_xor_sync(0xffffffffu, m.n, o), __shfl_xor_sync(0xffffffffu, m.mean, o),
+                        __shfl_xor_sync(0xffffffffu, m.m2, o)};
+    m = merge(m, other);
+  }
+  const int warp = threadIdx.x / 32, warps = blockDim.x / 32;
+  if (threadIdx.x % 32 == 0) buf[parity][warp] = m;
+  __syncthreads();
+  Moments t = buf[parity][0];
+  for (int w = 1; w < warps; ++w) t = merge(t, buf[parity][w]);
+  parity ^= 1;
+  return t;
+}
+
 struct PipeParams {
   const void* x = nullptr;
   const void* dy = nullptr;
@@ -71,16 +113,6 @@ struct PipeParams {
   float eps = 0.0f;
   int relu = 0;
 };
-
-// 8 fp32 values of a 16-byte aligned fp32 vector (gain/bias), or `dflt` when it is NULL.
-__device__ __forceinline__ void vec8(const float* p, int k, float dflt, float (&v)[8]) {
-  if (!p) {
-    for (int j = 0; j < 8; ++j) v[j] = dflt;
-    return;
-  }
-  const float4 a = __ldg(reinterpret_cast<const float4*>(p + k)), b = __ldg(reinterpret_cast<const float4*>(p + k) + 1);
-  v[0] = a.x, v[1] = a.y, v[2] = a.z, v[3] = a.w, v[4] = b.x, v[5] = b.y, v[6] = b.z, v[7] = b.w;
-}
 
 // Issues the cp.async copies of this thread's slice of row r (inputs x and, for bprop, dy; and
 // the row's statistics) into ring stage `stage`, then commits the group (empty past the end).
@@ -115,49 +147,67 @@ __device__ __forceinline__ void issue_row(const PipeParams& p, unsigned char* ri
   cp_async_commit();
 }
 
+// With one segment (S = 1) every row uses the same gain/bias columns, so each thread loads its
+// columns' gain and bias once into registers (re-reading them per row cost as much L1/L2 traffic as
+// the row itself: 32 bytes per element against 4 or 8 of x and y).
 template <typename T, int NP>
-__global__ void __launch_bounds__(kMaxThreads, 1) ln_fprop_pipe(PipeParams p, size_t stage_bytes) {
+__global__ void __launch_bounds__(kMaxThreads, NP == 2 ? 2 : 1) ln_fprop_pipe(PipeParams p, size_t stage_bytes) {
   extern __shared__ __align__(16) unsigned char ring[];
-  __shared__ float red[2][kMaxWarps][1];
+  __shared__ Moments red[2][kMaxWarps];
   int parity = 0;
   const float inv_k = 1.0f / static_cast<float>(p.Ks);
   const size_t row_bytes = static_cast<size_t>(p.Ks) * sizeof(T);
+  const bool resident = p.S == 1;
+  float g[NP][8], b[NP][8];
+#pragma unroll
+  for (int q = 0; q < NP; ++q) {
+    const int pk = q * static_cast<int>(blockDim.x) + static_cast<int>(threadIdx.x);
+    if (resident && pk < p.packs) {
+      vec8(p.gain, pk * 8, 1.0f, g[q]);
+      vec8(p.bias, pk * 8, 0.0f, b[q]);
+    }
+  }
+  constexpr int kSt = kStagesOf<T, false>;
   int64_t r = blockIdx.x;
-  for (int s = 0; s < kStages - 1; ++s) issue_row<T, false, NP>(p, ring, stage_bytes, nullptr, r + s * gridDim.x, s);
+  for (int s = 0; s < kSt - 1; ++s) issue_row<T, false, NP>(p, ring, stage_bytes, nullptr, r + s * gridDim.x, s);
   for (int it = 0; r < p.rows; ++it, r += gridDim.x) {
-    issue_row<T, false, NP>(p, ring, stage_bytes, nullptr, r + (kStages - 1) * static_cast<int64_t>(gridDim.x),
-                            (it + kStages - 1) % kStages);
-    cp_async_wait_oldest();
-    const unsigned char* row = ring + (it % kStages) * stage_bytes;
+    issue_row<T, false, NP>(p, ring, stage_bytes, nullptr, r + (kSt - 1) * static_cast<int64_t>(gridDim.x),
+                            (it + kSt - 1) % kSt);
+    cp_async_wait_oldest<kSt>();
+    const unsigned char* row = ring + (it % kSt) * stage_bytes;
     float v[NP][8];
-    float s[1] = {0.0f};
+    float sum = 0.0f;
+    int valid = 0;
 #pragma unroll
     for (int q = 0; q < NP; ++q) {
       const int pk = q * static_cast<int>(blockDim.x) + static_cast<int>(threadIdx.x);
       for (int j = 0; j < 8; ++j) v[q][j] = 0.0f;
-      if (pk < p.packs) load8<T>(row, static_cast<int64_t>(pk) * 8, v[q]);
-      for (int j = 0; j < 8; ++j) s[0] += v[q][j];
+      if (pk >= p.packs) continue;
+      load8<T>(row, static_cast<int64_t>(pk) * 8, v[q]);
+      for (int j = 0; j < 8; ++j) sum += v[q][j];
+      valid += 8;
     }
-    cta_sum<1>(s, red, parity);
-    const float mean = s[0] * inv_k;
-    float ss[1] = {0.0f};
+    Moments m{static_cast<float>(valid), valid ? sum / static_cast<float>(valid) : 0.0f, 0.0f};
 #pragma unroll
     for (int q = 0; q < NP; ++q)
       if (q * static_cast<int>(blockDim.x) + static_cast<int>(threadIdx.x) < p.packs)
-        for (int j = 0; j < 8; ++j) ss[0] += (v[q][j] - mean) * (v[q][j] - mean);
-    cta_sum<1>(ss, red, parity);
-    const float rstd = 1.0f / sqrtf(ss[0] * inv_k + p.eps);
+        for (int j = 0; j < 8; ++j) m.m2 += (v[q][j] - m.mean) * (v[q][j] - m.mean);
+    m = cta_moments(m, red, parity);
+    const float mean = m.mean;
+    const float rstd = 1.0f / sqrtf(m.m2 * inv_k + p.eps);
     const int goff = static_cast<int>(r % p.S) * p.Ks;
     unsigned char* yrow = static_cast<unsigned char*>(p.out) + r * row_bytes;
 #pragma unroll
     for (int q = 0; q < NP; ++q) {
       const int pk = q * static_cast<int>(blockDim.x) + static_cast<int>(threadIdx.x);
       if (pk >= p.packs) break;
-      float g[8], b[8], y[8];
-      vec8(p.gain, goff + pk * 8, 1.0f, g);
-      vec8(p.bias, goff + pk * 8, 0.0f, b);
+      if (!resident) {
+        vec8(p.gain, goff + pk * 8, 1.0f, g[q]);
+        vec8(p.bias, goff + pk * 8, 0.0f, b[q]);
+      }
+      float y[8];
       for (int j = 0; j < 8; ++j) {
-        const float z = (v[q][j] - mean) * rstd * g[j] + b[j];
+        const float z = (v[q][j] - mean) * rstd * g[q][j] + b[q][j];
         y[j] = p.relu && z < 0.0f ? 0.0f : z;
       }
       store8<T>(yrow, static_cast<int64_t>(pk) * 8, y);
@@ -183,7 +233,7 @@ __global__ void __launch_bounds__(kMaxThreads, 1) ln_bprop_pipe(PipeParams p, si
   for (int it = 0; r < p.rows; ++it, r += gridDim.x) {
     issue_row<T, true, NP>(p, ring, stage_bytes, stats, r + (kStages - 1) * static_cast<int64_t>(gridDim.x),
                            (it + kStages - 1) % kStages);
-    cp_async_wait_oldest();
+    cp_async_wait_oldest<kStages>();
     const int stage = it % kStages;
     const unsigned char* row = ring + stage * stage_bytes;
     const float mean = stats[(stage * blockDim.x + threadIdx.x) * 2];
@@ -291,7 +341,7 @@ PipeShape pipe_shape(const LnConfig& c, int64_t N) {
   sh.np = np;
   sh.threads = static_cast<int>(threads);
   sh.stage_bytes = static_cast<size_t>(Ks) * sizeof(T) * (kBprop ? 2 : 1);
-  sh.smem = kStages * sh.stage_bytes + (kBprop ? kStages * 2 * sizeof(float) * threads : 0);
+  sh.smem = kStagesOf<T, kBprop> * sh.stage_bytes + (kBprop ? kStages * 2 * sizeof(float) * threads : 0);
   if (sh.smem > kMaxSmem) return sh;
   DeviceGuard guard(c.device);
   const void* k = pipe_kernel_np<T, kBprop>(np);

@@ -23,10 +23,59 @@ BS_HOST_DEVICE inline float sigmoid(float x) {
 #endif
 }
 
+// exp on the GPU with the fast ex2-based intrinsic (relative error ~2 + 1.2·|x| fp32 ulp: below
+// 1e-5 on the tested ranges), libm on the host.
+BS_HOST_DEVICE inline float exp_fast(float x) {
+#ifdef __CUDA_ARCH__
+  return __expf(x);
+#else
+  return expf(x);
+#endif
+}
+
+// tanh of a result that will be rounded to bf16 (kBf16) or stored at a wider precision. For bf16 on
+// the GPU: the hardware tanh.approx.f32 (one MUFU op; libm's tanhf is ~30 instructions and made
+// the bf16 paths compute bound). Its maximum relative error of about 2^-11 (PTX ISA, tanh) is a
+// quarter of bf16's smallest half rounding step (2^-9 relative), so the stored value moves by at
+// most one bf16 step and only where the exact value lies within 2^-11 of a rounding boundary.
+template <bool kBf16>
+BS_HOST_DEVICE inline float tanh_out(float x) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 750
+  if constexpr (kBf16) {
+    float y;
+    asm("tanh.approx.f32 %0, %1;" : "=f"(y) : "f"(x));
+    return y;
+  }
+#endif
+  return tanhf(x);
+}
+
+// sigmoid(2z) = (1 + tanh z) / 2 and sech²(z) = 1 - tanh² z from one exponential e = exp(-2|z|) in
+// (0, 1]: neither form cancels (1 ± tanh z computed from a rounded tanh loses all relative accuracy
+// where tanh z -> ∓1), so gradients stay accurate to a few fp32 ulp at every |z|.
+struct TanhParts {
+  float sig2;   // sigmoid(2z)
+  float sech2;  // 1 - tanh²(z)
+};
+BS_HOST_DEVICE inline TanhParts tanh_parts(float z) {
+  const float e = exp_fast(-2.0f * fabsf(z));
+#ifdef __CUDA_ARCH__
+  const float r = __fdividef(1.0f, 1.0f + e);  // 1 + e in [1, 2]: no range issue
+#else
+  const float r = 1.0f / (1.0f + e);
+#endif
+  return {z >= 0.0f ? r : e * r, 4.0f * e * r * r};
+}
+
 constexpr float kSqrt2OverPi = 0.7978845608028654f;
 constexpr float kGeluAlpha = 0.044715f;
 constexpr float kFastGeluAlpha = 1.702f;
 
+// Argument of tanh in the tanh-form GELU: 0.5·x·(1 + tanh z) = x·sigmoid(2z).
+BS_HOST_DEVICE inline float gelu_z(float x, float alpha) { return kSqrt2OverPi * (x + alpha * x * x * x); }
+
+// kBf16: the result is rounded to bf16 (see tanh_out).
+template <bool kBf16 = false>
 BS_HOST_DEVICE inline float unary_fwd(int32_t op, float x, float alpha) {
   switch (op) {
     case BS_EW_NEGATIVE: return -x;
@@ -36,10 +85,10 @@ BS_HOST_DEVICE inline float unary_fwd(int32_t op, float x, float alpha) {
     case BS_EW_EXP: return expf(x);
     case BS_EW_LOG: return logf(x);
     case BS_EW_SIGMOID: return sigmoid(x);
-    case BS_EW_TANH: return tanhf(x);
+    case BS_EW_TANH: return tanh_out<kBf16>(x);
     case BS_EW_RELU: return x > 0.0f ? x : 0.0f;
     case BS_EW_ELU: return x > 0.0f ? x : alpha * (expf(x) - 1.0f);
-    case BS_EW_GELU: return 0.5f * x * (1.0f + tanhf(kSqrt2OverPi * (x + alpha * x * x * x)));
+    case BS_EW_GELU: return x * sigmoid(2.0f * gelu_z(x, alpha));
     default: return x * sigmoid(alpha * x);  // BS_EW_SWISH
   }
 }
@@ -57,15 +106,12 @@ BS_HOST_DEVICE inline float unary_deriv(int32_t op, float x, float alpha) {
       const float s = sigmoid(x);
       return s * (1.0f - s);
     }
-    case BS_EW_TANH: {
-      const float t = tanhf(x);
-      return 1.0f - t * t;
-    }
+    case BS_EW_TANH: return tanh_parts(x).sech2;
     case BS_EW_RELU: return x > 0.0f ? 1.0f : 0.0f;
     case BS_EW_ELU: return x > 0.0f ? 1.0f : alpha * expf(x);
-    case BS_EW_GELU: {
-      const float t = tanhf(kSqrt2OverPi * (x + alpha * x * x * x));
-      return 0.5f * (1.0f + t) + 0.5f * x * (1.0f - t * t) * kSqrt2OverPi * (1.0f + 3.0f * alpha * x * x);
+    case BS_EW_GELU: {  // d/dx x·sigmoid(2z) = sigmoid(2z) + x/2 · sech²(z) · dz/dx
+      const TanhParts t = tanh_parts(gelu_z(x, alpha));
+      return t.sig2 + 0.5f * x * t.sech2 * kSqrt2OverPi * (1.0f + 3.0f * alpha * x * x);
     }
     default: {  // BS_EW_SWISH
       const float s = sigmoid(alpha * x);
@@ -78,8 +124,8 @@ BS_HOST_DEVICE inline float unary_deriv(int32_t op, float x, float alpha) {
 BS_HOST_DEVICE inline float act_fwd(int32_t act, float z) {
   switch (act) {
     case BS_ACT_RELU: return z > 0.0f ? z : 0.0f;
-    case BS_ACT_GELU: return unary_fwd(BS_EW_GELU, z, kGeluAlpha);
-    case BS_ACT_FAST_GELU: return unary_fwd(BS_EW_SWISH, z, kFastGeluAlpha);
+    case BS_ACT_GELU: return z * sigmoid(2.0f * gelu_z(z, kGeluAlpha));
+    case BS_ACT_FAST_GELU: return z * sigmoid(kFastGeluAlpha * z);
     default: return z;
   }
 }
@@ -163,22 +209,27 @@ struct Coef {
   float scale, pre, post, rstd;
 };
 
-// (scale, pre, post) of channel c; for batch norm `mean_c`/`var_c` are the statistics in use.
-BS_HOST_DEVICE inline Coef channel_coef(const ChannelArgs& a, int64_t c, float mean_c, float var_c) {
+// (scale, pre, post) of a channel from its values a_c, b_c (1 and 0 where a.a / a.b are NULL) and,
+// for batch norm, the statistics in use.
+BS_HOST_DEVICE inline Coef channel_coef_of(const ChannelArgs& a, float a_c, float b_c, float mean_c, float var_c) {
   Coef k{};
   if (a.coef == CoefKind::kBatchnorm) {
     k.rstd = 1.0f / sqrtf(var_c + a.epsilon);
-    k.scale = (a.a ? a.a[c] : 1.0f) * k.rstd;
+    k.scale = a_c * k.rstd;
     k.pre = -mean_c;
-    k.post = a.b ? a.b[c] : 0.0f;
+    k.post = b_c;
   } else {
     k.rstd = 1.0f;
-    k.scale = a.a ? a.a[c] : 1.0f;
-    const float bias = a.b ? a.b[c] : 0.0f;
-    k.pre = a.bias_first ? bias : 0.0f;
-    k.post = a.bias_first ? 0.0f : bias;
+    k.scale = a_c;
+    k.pre = a.bias_first ? b_c : 0.0f;
+    k.post = a.bias_first ? 0.0f : b_c;
   }
   return k;
+}
+
+// (scale, pre, post) of channel c; for batch norm `mean_c`/`var_c` are the statistics in use.
+BS_HOST_DEVICE inline Coef channel_coef(const ChannelArgs& a, int64_t c, float mean_c, float var_c) {
+  return channel_coef_of(a, a.a ? a.a[c] : 1.0f, a.b ? a.b[c] : 0.0f, mean_c, var_c);
 }
 
 // Final per-channel outputs of a backward from the sums R1 = Σg, R2 = Σg·(x+pre).
@@ -188,21 +239,25 @@ BS_HOST_DEVICE inline void channel_finish(const ChannelArgs& a, int64_t c, const
 }
 
 // ---- LSTM gates -------------------------------------------------------------------------------
+// kBf16: the results are rounded to bf16 (see tanh_out).
+template <bool kBf16 = false>
 BS_HOST_DEVICE inline void lstm_fwd(float c, float i, float u, float f, float o, float& c_next, float& h_next) {
-  c_next = sigmoid(f) * c + sigmoid(i) * tanhf(u);
-  h_next = sigmoid(o) * tanhf(c_next);
+  c_next = sigmoid(f) * c + sigmoid(i) * tanh_out<kBf16>(u);
+  h_next = sigmoid(o) * tanh_out<kBf16>(c_next);
 }
 
-// i, u, f, o are pre-activations with bias and forget bias already added.
+// i, u, f, o are pre-activations with bias and forget bias already added. 1 - tanh² comes from
+// tanh_parts (no cancellation where |tanh| -> 1).
+template <bool kBf16 = false>
 BS_HOST_DEVICE inline void lstm_bwd(float c, float i, float u, float f, float o, float dc_next, float dh_next,
                                     float& dc, float& di, float& du, float& df, float& d_o) {
-  const float ig = sigmoid(i), ug = tanhf(u), fg = sigmoid(f), og = sigmoid(o);
+  const float ig = sigmoid(i), ug = tanh_out<kBf16>(u), fg = sigmoid(f), og = sigmoid(o);
   const float cn = fg * c + ig * ug;
-  const float t = tanhf(cn);
-  const float dct = dc_next + dh_next * og * (1.0f - t * t);
+  const float t = tanh_out<kBf16>(cn);
+  const float dct = dc_next + dh_next * og * tanh_parts(cn).sech2;
   dc = dct * fg;
   di = dct * ug * ig * (1.0f - ig);
-  du = dct * ig * (1.0f - ug * ug);
+  du = dct * ig * tanh_parts(u).sech2;
   df = dct * c * fg * (1.0f - fg);
   d_o = dh_next * t * og * (1.0f - og);
 }
