@@ -142,12 +142,9 @@ class CudaBsmm final : public BsmmBackend {
       // fp32 partials of the small-N path: chunks x N x b for N <= kSmallNMax. Larger N take the
       // tile engine (no workspace) but must still report the largest small-N size, so that a
       // workspace sized for N serves every smaller N.
-      // The sm_90a path (N > kSmallNMax) needs a copy of W (transposed for fprop, gated for bprop).
       const SmallTables& t = op == BSMM_OP_FPROP ? fwd_small_ : bwd_small_;
       const int64_t n = std::min<int64_t>(std::max<int64_t>(N, 0), kSmallNMax);
-      const size_t small = static_cast<size_t>(t.n_chunks * n * cfg_.block_size) * sizeof(float);
-      if (wg_ == nullptr || N <= kSmallNMax) return small;
-      return std::max(small, static_cast<size_t>(layout_.nnz * cfg_.block_size * cfg_.block_size) * dtype_bytes(cfg_.dtype));
+      return static_cast<size_t>(t.n_chunks * n * cfg_.block_size) * sizeof(float);
     }
     if (op != BSMM_OP_UPDAT) return 0;
     // fp32 partial sums: one slot per token split (at least one, used when pairs exceed a launch).
@@ -160,12 +157,12 @@ class CudaBsmm final : public BsmmBackend {
   void xprop(const BsmmXpropArgs& a) const override {
     if (a.N >= (int64_t{1} << 31)) fail(BS_STATUS_NOT_SUPPORTED, "the CUDA backend takes N < 2^31 (got ", a.N, ")");
     DeviceGuard guard(cfg_.device);
-    if (a.N <= kSmallNMax) {
-      xprop_small(a);
+    if (use_wg(a)) {
+      xprop_wg(a);
       return;
     }
-    if (wg_ != nullptr) {
-      xprop_wg(a);
+    if (a.N <= kSmallNMax) {
+      xprop_small(a);
       return;
     }
     XpropParams p{};
@@ -285,26 +282,30 @@ class CudaBsmm final : public BsmmBackend {
     launch_small_finish(cfg_.dtype, f, stream);
   }
 
-  // fprop/bprop on the sm_90a kernels: the weight operand (Wᵀ for fprop, g·W when gated) is
-  // prepared in the workspace, the TMA maps of this call's tensors are encoded, one launch.
+  // The sm_90a kernels take ungated calls; at N <= kSmallNMax only when their one CTA per output
+  // block and 128-token tile still covers half the SMs (else the split small-N path does better).
+  bool use_wg(const BsmmXpropArgs& a) const {
+    if (wg_ == nullptr || a.gate != nullptr) return false;
+    if (a.N > kSmallNMax) return true;
+    const WgTables& t = a.bprop ? wg_bwd_ : wg_fwd_;
+    return 2 * int64_t{t.n_cols} * ((a.N + kWgTokens - 1) / kWgTokens) >= info_.sm_count;
+  }
+
+  // fprop/bprop on the sm_90a kernels: TMA maps of this call's tensors (encoded on the host), one launch.
   void xprop_wg(const BsmmXpropArgs& a) const {
     const cudaStream_t stream = static_cast<cudaStream_t>(a.stream);
     const int b = cfg_.block_size;
     const WgTables& t = a.bprop ? wg_bwd_ : wg_fwd_;
-    const void* w = a.w;
-    if (!a.bprop || a.gate != nullptr) {
-      const WgPrepParams prep{a.w, a.gate, a.workspace, a.bprop ? 0 : 1};
-      wg_->prep(prep, static_cast<unsigned>(layout_.nnz), stream);
-      w = a.workspace;
-    }
     const int64_t F_in = a.bprop ? cfg_.K : cfg_.C;
     const uint32_t ka = static_cast<uint32_t>(std::min(b, 64));
     WgParams p{};
     p.map_in = tma_map_2d(cfg_.dtype, a.in, static_cast<uint64_t>(a.N), static_cast<uint64_t>(F_in),
                           static_cast<uint64_t>(F_in), kWgTokens, ka);
+    // bprop boxes: b rows (output features c) x ka of the reduction; fprop boxes: ka rows of the
+    // reduction (c) x up to 64 output features.
     const uint64_t w_rows = static_cast<uint64_t>(layout_.nnz * b);
-    p.map_w = tma_map_2d(cfg_.dtype, w, w_rows, static_cast<uint64_t>(b), static_cast<uint64_t>(b),
-                         static_cast<uint32_t>(b), ka);
+    p.map_w = tma_map_2d(cfg_.dtype, a.w, w_rows, static_cast<uint64_t>(b), static_cast<uint64_t>(b),
+                         a.bprop ? static_cast<uint32_t>(b) : ka, ka);
     p.cols = t.cols;
     p.entries = t.entries;
     p.out = a.out;
@@ -317,7 +318,7 @@ class CudaBsmm final : public BsmmBackend {
     p.beta = a.beta;
     const int64_t grid = int64_t{t.n_cols} * ((a.N + kWgTokens - 1) / kWgTokens);
     if (grid >= (int64_t{1} << 31)) fail(BS_STATUS_NOT_SUPPORTED, "too many CTAs for one launch (", grid, ")");
-    wg_->xprop(p, static_cast<unsigned>(grid), stream);
+    wg_->xprop(p, a.bprop, static_cast<unsigned>(grid), stream);
   }
 
   // Token splits of updat for minibatch N: enough CTAs for two waves when there are few

@@ -11,14 +11,23 @@
 #include "kernels/common/cuda_check.cuh"
 #include "kernels/common/sm90.cuh"
 
+#ifndef BS_SM90A
+// The host and sm_80 passes compile the kernels without their bodies, so the geometry constants
+// look unused there.
+#pragma nv_diag_suppress 177
+#endif
+
 namespace bs {
 namespace cuda {
 namespace {
 
 // Shared-memory geometry. A pipeline stage holds 64 elements of reduction depth: kSubs sub-tiles,
-// each one TMA box of the input (128 tokens x kKA features) and one of the weight operand (b output
-// features x kKA). A sub-tile row is exactly one swizzle span (kKA · 2 bytes), so b < 64 stacks
-// several weight blocks per stage and b = 128 splits a block over two sub-tiles (kChunks).
+// each the input's TMA box (128 tokens x kKA features, K-major) and kKA x b of the weight operand.
+// An input row is exactly one swizzle span (kKA · 2 bytes), so b < 64 stacks several weight blocks
+// per stage and b = 128 splits a block over two sub-tiles (kChunks). The weight sub-tile is K-major
+// for bprop (W's rows, k contiguous: b rows of kKA) and MN-major for fprop (W's rows are the
+// reduction, the b output features contiguous: kKA rows of one swizzle span per 64 features, b = 128
+// as two such column halves kMNHalf bytes apart), which wgmma reads with its B-transpose flag.
 template <int B>
 struct WgGeom {
   static constexpr int kKA = B < 64 ? B : 64;
@@ -27,6 +36,8 @@ struct WgGeom {
   static constexpr int kChunks = B / kKA;
   static constexpr int kASub = kWgTokens * kRowBytes;
   static constexpr int kBSub = B * kRowBytes;
+  static constexpr int kSpanMN = (B < 64 ? B : 64) * 2;  // fprop weight rows: bytes per swizzle span
+  static constexpr int kMNHalf = kKA * 128;               // b = 128 fprop: offset of the second 64 features
   static constexpr int kStageBytes = kSubs * (kASub + kBSub);
   // ~96 KB of ring: two CTAs per SM, so one CTA's epilogue and prologue overlap the other's MMAs.
   static constexpr int kStages = 96 * 1024 / kStageBytes;
@@ -47,7 +58,8 @@ __device__ __forceinline__ float half_of(uint32_t v, int h) {
   return load_float(T{static_cast<uint16_t>(h ? v >> 16 : v & 0xFFFFu)});
 }
 
-template <typename T, int B>
+// kFprop: the weight operand is W as stored, read MN-major (see WgGeom); else K-major (bprop).
+template <typename T, int B, bool kFprop>
 __global__ void __launch_bounds__(kWgThreads, 2) wg_xprop_kernel(const __grid_constant__ WgParams p) {
 #ifdef BS_SM90A
   using G = WgGeom<B>;
@@ -90,7 +102,14 @@ __global__ void __launch_bounds__(kWgThreads, 2) wg_xprop_kernel(const __grid_co
           if (it < items) e = __ldg(ent + it / G::kChunks);
           const int k0 = (it % G::kChunks) * G::kKA;
           sm90::tma_load_2d(st + u * G::kASub, &p.map_in, e.x * B + k0, m0, &full[s]);
-          sm90::tma_load_2d(st + G::kSubs * G::kASub + u * G::kBSub, &p.map_w, k0, e.y * B, &full[s]);
+          unsigned char* wdst = st + G::kSubs * G::kASub + u * G::kBSub;
+          if constexpr (kFprop) {
+#pragma unroll
+            for (int h = 0; h < (B > 64 ? 2 : 1); ++h)
+              sm90::tma_load_2d(wdst + h * G::kMNHalf, &p.map_w, 64 * h, e.y * B + k0, &full[s]);
+          } else {
+            sm90::tma_load_2d(wdst, &p.map_w, k0, e.y * B, &full[s]);
+          }
         }
       }
     }
@@ -103,7 +122,11 @@ __global__ void __launch_bounds__(kWgThreads, 2) wg_xprop_kernel(const __grid_co
 #pragma unroll
   for (int i = 0; i < B / 2; ++i) acc[i] = 0.0f;
   // Descriptors are built once; every tile below starts a multiple of 16 bytes further on.
-  const uint64_t desc0 = sm90::kmajor_desc(smem, G::kRowBytes);
+  const uint64_t adesc0 = sm90::kmajor_desc(smem, G::kRowBytes);
+  const uint64_t bdesc0 =
+      kFprop ? sm90::mnmajor_desc(smem, G::kSpanMN, G::kMNHalf) : sm90::kmajor_desc(smem, G::kRowBytes);
+  // Bytes between consecutive 16-deep steps of the reduction inside a weight sub-tile.
+  constexpr int kBStep = kFprop ? 16 * G::kSpanMN : 32;
   for (int q = 0; q < stages; ++q) {
     const int s = q % G::kStages;
     sm90::mbar_wait(&full[s], static_cast<uint32_t>(q / G::kStages) & 1u);
@@ -114,9 +137,9 @@ __global__ void __launch_bounds__(kWgThreads, 2) wg_xprop_kernel(const __grid_co
     for (int u = 0; u < G::kSubs; ++u) {
 #pragma unroll
       for (int k = 0; k < G::kKA / 16; ++k) {
-        const uint64_t da = desc0 + static_cast<uint64_t>((a0 + u * G::kASub + 32 * k) >> 4);
-        const uint64_t db = desc0 + static_cast<uint64_t>((b0 + u * G::kBSub + 32 * k) >> 4);
-        sm90::wgmma_ss<B, std::is_same<T, bf16_t>::value>(acc, da, db);
+        const uint64_t da = adesc0 + static_cast<uint64_t>((a0 + u * G::kASub + 32 * k) >> 4);
+        const uint64_t db = bdesc0 + static_cast<uint64_t>((b0 + u * G::kBSub + kBStep * k) >> 4);
+        sm90::wgmma_ss<B, std::is_same<T, bf16_t>::value, kFprop>(acc, da, db);
       }
     }
     sm90::wgmma_commit();
@@ -150,41 +173,21 @@ __global__ void __launch_bounds__(kWgThreads, 2) wg_xprop_kernel(const __grid_co
   }
 #else
   // Device passes other than sm_90a: an empty kernel that the host never launches (wg_usable).
-  (void)p, (void)WgGeom<B>::kChunks, (void)kConsumerWarps, (void)kProducerWarp;
+  (void)p;
 #endif
-}
-
-// W (or g·W) per block into the workspace, transposed for fprop. g = 0 writes zeros (the block is
-// skipped, even where W holds NaN or Inf).
-template <typename T, int B>
-__global__ void __launch_bounds__(256) wg_prep_kernel(const WgPrepParams p) {
-  __shared__ T tile[B][B + 2];
-  const long long e = blockIdx.x;
-  const float g = p.gate != nullptr ? p.gate[e] : 1.0f;
-  const T* src = static_cast<const T*>(p.w) + e * B * B;
-  T* dst = static_cast<T*>(p.dst) + e * B * B;
-  const auto scaled = [&](T v) { return g == 0.0f ? store_as<T>(0.0f) : (p.gate != nullptr ? store_as<T>(g * load_float(v)) : v); };
-  if (!p.transpose) {
-    for (int i = static_cast<int>(threadIdx.x); i < B * B; i += blockDim.x) dst[i] = scaled(src[i]);
-    return;
-  }
-  for (int i = static_cast<int>(threadIdx.x); i < B * B; i += blockDim.x) tile[i % B][i / B] = scaled(src[i]);
-  __syncthreads();
-  for (int i = static_cast<int>(threadIdx.x); i < B * B; i += blockDim.x) dst[i] = tile[i / B][i % B];
 }
 
 template <typename T, int B>
 struct WgOps {
-  static void xprop(const WgParams& p, unsigned grid, cudaStream_t s) {
-    wg_xprop_kernel<T, B><<<grid, kWgThreads, WgGeom<B>::kSmemBytes, s>>>(p);
+  static void xprop(const WgParams& p, bool bprop, unsigned grid, cudaStream_t s) {
+    if (bprop) wg_xprop_kernel<T, B, false><<<grid, kWgThreads, WgGeom<B>::kSmemBytes, s>>>(p);
+    else wg_xprop_kernel<T, B, true><<<grid, kWgThreads, WgGeom<B>::kSmemBytes, s>>>(p);
     check_launch("bsmm sm_90a xprop kernel launch");
   }
-  static void prep(const WgPrepParams& p, unsigned nnz, cudaStream_t s) {
-    wg_prep_kernel<T, B><<<nnz, 256, 0, s>>>(p);
-    check_launch("bsmm sm_90a weight preparation kernel launch");
-  }
   static WgKernels set() {
-    return WgKernels{WgGeom<B>::kSmemBytes, &xprop, &prep, reinterpret_cast<const void*>(&wg_xprop_kernel<T, B>)};
+    return WgKernels{WgGeom<B>::kSmemBytes, &xprop,
+                     {reinterpret_cast<const void*>(&wg_xprop_kernel<T, B, true>),
+                      reinterpret_cast<const void*>(&wg_xprop_kernel<T, B, false>)}};
   }
 };
 
@@ -215,12 +218,14 @@ const WgKernels* wg_kernels(int32_t dtype, int B) {
 bool wg_usable(const WgKernels& k, const DeviceInfo& info) {
   // sm_90a code runs on compute capability 9.0 only (arch-specific features are not forward compatible).
   if (info.cc_major != 9 || info.cc_minor != 0 || k.smem_bytes > info.max_smem_optin) return false;
-  cudaFuncAttributes attr{};
-  if (cudaFuncGetAttributes(&attr, k.kernel) != cudaSuccess || attr.binaryVersion != 90) {
-    (void)cudaGetLastError();
-    return false;
+  for (const void* kernel : k.kernels) {
+    cudaFuncAttributes attr{};
+    if (cudaFuncGetAttributes(&attr, kernel) != cudaSuccess || attr.binaryVersion != 90) {
+      (void)cudaGetLastError();
+      return false;
+    }
+    check(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, k.smem_bytes), "cudaFuncSetAttribute");
   }
-  check(cudaFuncSetAttribute(k.kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, k.smem_bytes), "cudaFuncSetAttribute");
   return true;
 }
 

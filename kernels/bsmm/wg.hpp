@@ -6,12 +6,10 @@
 // zero-filled MMA work at any density. A producer warp streams x (or dy) slices and weight blocks
 // into a shared-memory ring with TMA; two consumer warpgroups (64 tokens each) multiply out of it.
 //
-// wgmma reads both operands K-major (the reduction dimension contiguous). x / dy rows already are
-// (feature axis 1); the weight operand of bprop is W as stored (block rows c, k contiguous), but
-// fprop needs Wᵀ per block, so fprop first writes a transposed copy of W into the workspace
-// (prep kernel; about 2·|W| bytes of traffic, ~1-2 % of the product at N = 8192). Gates are folded
-// into that copy (g·W rounded to the storage type, as bsmm.h documents for gated 16-bit CUDA plans),
-// which is why gated bprop also goes through it.
+// x / dy rows are the K-major A operand (feature axis 1). W is read as stored: bprop's B operand
+// (rows c, k contiguous) is K-major, fprop's (rows c are the reduction, k contiguous) MN-major,
+// which wgmma takes with its transpose flag: no copy of W, no workspace. Gated calls take the
+// mma.sync paths (gates there scale the weight fragments per call).
 #include <cuda.h>
 #include <cuda_runtime.h>
 
@@ -27,7 +25,7 @@ constexpr int kWgThreads = 9 * 32;      // warpgroups 0-1 (warps 0-7) consume, w
 
 struct WgParams {
   CUtensorMap map_in;  // x (fprop) / dy (bprop): N x F_in, box kWgTokens x min(b, 64)
-  CUtensorMap map_w;   // weight operand, nnz·b rows x b, box b x min(b, 64)
+  CUtensorMap map_w;   // W as nnz·b rows x b; box b x min(b, 64) (bprop) or min(b, 64) x min(b, 64) (fprop)
   const int* cols;     // wg_lut cols: 4 ints per output block
   const int* entries;  // wg_lut entries: 2 ints each
   void* out;           // N x F_out
@@ -38,18 +36,10 @@ struct WgParams {
   float alpha, beta;
 };
 
-struct WgPrepParams {
-  const void* w;
-  const float* gate;  // nnz gates or null
-  void* dst;          // nnz x b x b
-  int transpose;      // 1: dst block = (g·W block)ᵀ
-};
-
 struct WgKernels {
   int smem_bytes;
-  void (*xprop)(const WgParams& p, unsigned grid, cudaStream_t s);
-  void (*prep)(const WgPrepParams& p, unsigned nnz, cudaStream_t s);
-  const void* kernel;  // the xprop kernel, for attribute queries
+  void (*xprop)(const WgParams& p, bool bprop, unsigned grid, cudaStream_t s);
+  const void* kernels[2];  // fprop and bprop kernels, for attribute queries
 };
 
 // Kernels for storage type `dtype` (BS_DTYPE_F16 / BS_DTYPE_BF16) and block size B (16, 32, 64,

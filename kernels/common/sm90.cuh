@@ -86,6 +86,17 @@ __device__ __forceinline__ uint64_t kmajor_desc(const void* tile, int row_bytes)
   return start | (uint64_t{1} << 16) | (sbo << 32) | (mode << 62);
 }
 
+// Descriptor of an MN-major tile (the M or N dimension contiguous): rows along the reduction, each
+// one swizzle span of `span_bytes` (32, 64 or 128); 8-row groups follow each other (stride
+// 8 * span_bytes) and further spans of the MN dimension start `mn_stride` bytes apart.
+__device__ __forceinline__ uint64_t mnmajor_desc(const void* tile, int span_bytes, int mn_stride) {
+  const uint64_t mode = span_bytes == 128 ? 1 : (span_bytes == 64 ? 2 : 3);
+  const uint64_t start = (smem_u32(tile) & 0x3FFFF) >> 4;
+  const uint64_t lbo = static_cast<uint64_t>(mn_stride) >> 4;
+  const uint64_t sbo = static_cast<uint64_t>(8 * span_bytes) >> 4;
+  return start | (lbo << 16) | (sbo << 32) | (mode << 62);
+}
+
 __device__ __forceinline__ void wgmma_fence() { asm volatile("wgmma.fence.sync.aligned;\n" ::: "memory"); }
 __device__ __forceinline__ void wgmma_commit() { asm volatile("wgmma.commit_group.sync.aligned;\n" ::: "memory"); }
 template <int N>
@@ -102,18 +113,22 @@ __device__ __forceinline__ void fence_regs(float (&d)[R]) {
 // Operand lists of m64nNk16: N/2 fp32 accumulators, the two descriptors, the scale-d flag.
 #define BS_WG_REGS_16 "{%0, %1, %2, %3, %4, %5, %6, %7}, %8, %9"
 #define BS_WG_SCALE_16 "%10"
+#define BS_WG_TB_16 "11"
 #define BS_WG_REGS_32 "{%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15}, %16, %17"
 #define BS_WG_SCALE_32 "%18"
+#define BS_WG_TB_32 "19"
 #define BS_WG_REGS_64                                                                                   \
   "{%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, %16, %17, %18, %19, %20, %21, " \
   "%22, %23, %24, %25, %26, %27, %28, %29, %30, %31}, %32, %33"
 #define BS_WG_SCALE_64 "%34"
+#define BS_WG_TB_64 "35"
 #define BS_WG_REGS_128                                                                                  \
   "{%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, %16, %17, %18, %19, %20, %21, " \
   "%22, %23, %24, %25, %26, %27, %28, %29, %30, %31, %32, %33, %34, %35, %36, %37, %38, %39, %40, %41, "  \
   "%42, %43, %44, %45, %46, %47, %48, %49, %50, %51, %52, %53, %54, %55, %56, %57, %58, %59, %60, %61, "  \
   "%62, %63}, %64, %65"
 #define BS_WG_SCALE_128 "%66"
+#define BS_WG_TB_128 "67"
 #define BS_F4(d, i) "+f"(d[i]), "+f"(d[i + 1]), "+f"(d[i + 2]), "+f"(d[i + 3])
 #define BS_F8(d, i) BS_F4(d, i), BS_F4(d, i + 4)
 #define BS_F16(d, i) BS_F8(d, i), BS_F8(d, i + 8)
@@ -122,14 +137,14 @@ __device__ __forceinline__ void fence_regs(float (&d)[R]) {
 #define BS_WG_ASM(N, TY, OUTS)                                                                          \
   asm volatile("{\n.reg .pred p;\nsetp.ne.b32 p, " BS_WG_SCALE_##N                                      \
                ", 0;\nwgmma.mma_async.sync.aligned.m64n" #N "k16.f32." TY "." TY " " BS_WG_REGS_##N     \
-               ", p, 1, 1, 0, 0;\n}\n"                                                                  \
+               ", p, 1, 1, 0, %" BS_WG_TB_##N ";\n}\n"                                                \
                : OUTS                                                                                   \
-               : "l"(da), "l"(db), "r"(1))
+               : "l"(da), "l"(db), "r"(1), "n"(static_cast<int>(kTransB)))
 
-// d (64 x N fp32, the warpgroup's accumulator fragment) += A(64 x 16) · B(16 x N), both K-major
-// in shared memory. Fragment of thread t: d[4c + h] is row 16·(t/32) + (t%32)/4 + 8·(h/2), column
-// 8c + 2·(t%4) + h%2.
-template <int N, bool kBf16>
+// d (64 x N fp32, the warpgroup's accumulator fragment) += A(64 x 16) · B(16 x N), A K-major and B
+// K-major or (kTransB) MN-major in shared memory. Fragment of thread t: d[4c + h] is row
+// 16·(t/32) + (t%32)/4 + 8·(h/2), column 8c + 2·(t%4) + h%2.
+template <int N, bool kBf16, bool kTransB>
 __device__ __forceinline__ void wgmma_ss(float (&d)[N / 2], uint64_t da, uint64_t db) {
   if constexpr (N == 16) {
     if constexpr (kBf16) BS_WG_ASM(16, "bf16", BS_F8(d, 0)); else BS_WG_ASM(16, "f16", BS_F8(d, 0));
@@ -152,6 +167,10 @@ __device__ __forceinline__ void wgmma_ss(float (&d)[N / 2], uint64_t da, uint64_
 #undef BS_WG_SCALE_64
 #undef BS_WG_REGS_128
 #undef BS_WG_SCALE_128
+#undef BS_WG_TB_16
+#undef BS_WG_TB_32
+#undef BS_WG_TB_64
+#undef BS_WG_TB_128
 #undef BS_F64
 #undef BS_F32
 #undef BS_F16

@@ -103,8 +103,8 @@ TEST_P(BsmmCases, OddAndLargerMinibatches) {
   }
 }
 
-// N > 128 in 16-bit with features last: on an sm_90a GPU the wgmma/TMA kernels (b >= 16; fprop via
-// the transposed weight copy in the workspace, gated bprop via the gated copy). Token tails of the
+// N > 128 in 16-bit with features last: on an sm_90a GPU the wgmma/TMA kernels (b >= 16; fprop
+// reads W MN-major, bprop K-major; gated calls take the mma.sync engine). Token tails of the
 // 128-token tiles, an empty output block, stages padded past a list's end (odd lists at b < 64),
 // alpha/beta and zero gates.
 TEST_P(BsmmCases, LargeMinibatch16Bit) {
@@ -122,6 +122,22 @@ TEST_P(BsmmCases, LargeMinibatch16Bit) {
         }
         check_op(setup(dt, b, 1), layout, c, rng_);
       }
+  }
+}
+
+// Small N on the sm_90a kernels: they take N <= 128 when one CTA per output block covers half the
+// SMs (80 output blocks suffice on GPUs of up to 160 SMs): fprop on a wide layout, bprop on a tall one.
+TEST_P(BsmmCases, SmallMinibatchManyOutputBlocks) {
+  for (const bool wide : {true, false}) {
+    const Layout layout = random_layout(wide ? 3 : 80, wide ? 80 : 3, 0.4, rng_);
+    for (int64_t N : {1, 64, 128}) {
+      OpCase c;
+      c.op = wide ? BSMM_OP_FPROP : BSMM_OP_BPROP;
+      c.N = N;
+      c.beta = N == 64 ? 0.5f : 0.0f;
+      check_op(setup(BS_DTYPE_BF16, 16, 1), layout, c, rng_);
+      check_op(setup(BS_DTYPE_F16, 32, 1), layout, c, rng_);
+    }
   }
 }
 
