@@ -230,9 +230,8 @@ typedef enum bsmm_op {
 /**
  * @brief Workspace bytes that @p op needs on this plan for minibatch @p N (the same size serves any
  * smaller N). The size may be 0; a call with that size accepts a NULL workspace. What it holds
- * depends on the backend: CUDA fprop/bprop keep fp32 partial sums for N <= 128 and, on sm_90a GPUs
- * with 16-bit storage, features last and b >= 16, a copy of W (nnz·b² elements: transposed for
- * fprop, gated for bprop) for larger N; CUDA updat keeps fp32 partial sums of split minibatches.
+ * depends on the backend: CUDA fprop/bprop keep fp32 partial sums of their split small-N path
+ * (N <= 128; larger N need none), CUDA updat fp32 partial sums of split minibatches.
  * @param[in]  plan   The plan.
  * @param[in]  op     The execute function (#bsmm_op_t).
  * @param[in]  N      Largest minibatch the workspace will serve, >= 0 (ignored by ops on the weights only).
