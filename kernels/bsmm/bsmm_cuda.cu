@@ -72,14 +72,14 @@ class DeviceTables {
 
 std::vector<int32_t> to_i32(const std::vector<int64_t>& v) { return std::vector<int32_t>(v.begin(), v.end()); }
 
-// The sm_90a kernels (wg.hpp) for this plan, or null: 16-bit storage, features last, b >= 16, a
-// compute capability 9.0 device and a build with sm_90a code. BS_CUDA_WGMMA=0 in the environment
-// turns them off (to compare against the mma.sync engine in benchmarks).
-const WgKernels* pick_wg(const BsmmConfig& c, const DeviceInfo& info) {
+// The sm_90a kernels (wg.hpp) for this plan and N > 128 or not, or null: 16-bit storage, features
+// last, b >= 16, a compute capability 9.0 device and a build with sm_90a code. BS_CUDA_WGMMA=0 in the
+// environment turns them off (to compare against the mma.sync engine in benchmarks).
+const WgKernels* pick_wg(const BsmmConfig& c, const DeviceInfo& info, bool large_n) {
   const char* env = std::getenv("BS_CUDA_WGMMA");
   if (env != nullptr && std::strcmp(env, "0") == 0) return nullptr;
   if (c.feature_axis != 1) return nullptr;
-  const WgKernels* k = wg_kernels(c.dtype, c.block_size);
+  const WgKernels* k = wg_kernels(c.dtype, c.block_size, large_n);
   return k != nullptr && wg_usable(*k, info) ? k : nullptr;
 }
 
@@ -114,15 +114,15 @@ class CudaBsmm final : public BsmmBackend {
     const size_t o_sbc = tables_.add(sbwd.chunks), o_sbr = tables_.add(sbwd.recs), o_sbp = tables_.add(sbwd.ptr);
     const size_t o_rows = tables_.add(to_i32(layout.block_rows)), o_cols = tables_.add(to_i32(layout.row_cols));
     const size_t o_cptr = tables_.add(to_i32(layout.col_ptr)), o_cblk = tables_.add(to_i32(layout.col_blocks));
-    wg_ = layout.nnz > 0 ? pick_wg(cfg_, info_) : nullptr;
+    if (layout.nnz > 0) wg_small_ = pick_wg(cfg_, info_, false), wg_large_ = pick_wg(cfg_, info_, true);
     size_t o_wfc = 0, o_wfe = 0, o_wbc = 0, o_wbe = 0;
-    if (wg_ != nullptr) {
+    if (wg_large_ != nullptr) {
       const WgLut wf = wg_lut(layout, false), wb = wg_lut(layout, true);
       o_wfc = tables_.add(wf.cols), o_wfe = tables_.add(wf.entries);
       o_wbc = tables_.add(wb.cols), o_wbe = tables_.add(wb.entries);
     }
     tables_.upload();
-    if (wg_ != nullptr) {
+    if (wg_large_ != nullptr) {
       wg_fwd_ = WgTables{tables_.at(o_wfc), tables_.at(o_wfe), static_cast<int>(layout.KB)};
       wg_bwd_ = WgTables{tables_.at(o_wbc), tables_.at(o_wbe), static_cast<int>(layout.CB)};
     }
@@ -157,8 +157,8 @@ class CudaBsmm final : public BsmmBackend {
   void xprop(const BsmmXpropArgs& a) const override {
     if (a.N >= (int64_t{1} << 31)) fail(BS_STATUS_NOT_SUPPORTED, "the CUDA backend takes N < 2^31 (got ", a.N, ")");
     DeviceGuard guard(cfg_.device);
-    if (use_wg(a)) {
-      xprop_wg(a);
+    if (const WgKernels* k = use_wg(a)) {
+      xprop_wg(*k, a);
       return;
     }
     if (a.N <= kSmallNMax) {
@@ -284,15 +284,15 @@ class CudaBsmm final : public BsmmBackend {
 
   // The sm_90a kernels take ungated calls; at N <= kSmallNMax only when their one CTA per output
   // block and 128-token tile still covers half the SMs (else the split small-N path does better).
-  bool use_wg(const BsmmXpropArgs& a) const {
-    if (wg_ == nullptr || a.gate != nullptr) return false;
-    if (a.N > kSmallNMax) return true;
+  const WgKernels* use_wg(const BsmmXpropArgs& a) const {
+    if (wg_large_ == nullptr || a.gate != nullptr) return nullptr;
+    if (a.N > kSmallNMax) return wg_large_;
     const WgTables& t = a.bprop ? wg_bwd_ : wg_fwd_;
-    return 2 * int64_t{t.n_cols} * ((a.N + kWgTokens - 1) / kWgTokens) >= info_.sm_count;
+    return 2 * t.n_cols >= info_.sm_count ? wg_small_ : nullptr;
   }
 
   // fprop/bprop on the sm_90a kernels: TMA maps of this call's tensors (encoded on the host), one launch.
-  void xprop_wg(const BsmmXpropArgs& a) const {
+  void xprop_wg(const WgKernels& k, const BsmmXpropArgs& a) const {
     const cudaStream_t stream = static_cast<cudaStream_t>(a.stream);
     const int b = cfg_.block_size;
     const WgTables& t = a.bprop ? wg_bwd_ : wg_fwd_;
@@ -300,7 +300,7 @@ class CudaBsmm final : public BsmmBackend {
     const uint32_t ka = static_cast<uint32_t>(std::min(b, 64));
     WgParams p{};
     p.map_in = tma_map_2d(cfg_.dtype, a.in, static_cast<uint64_t>(a.N), static_cast<uint64_t>(F_in),
-                          static_cast<uint64_t>(F_in), kWgTokens, ka);
+                          static_cast<uint64_t>(F_in), static_cast<uint32_t>(k.tokens), ka);
     // bprop boxes: b rows (output features c) x ka of the reduction; fprop boxes: ka rows of the
     // reduction (c) x up to 64 output features.
     const uint64_t w_rows = static_cast<uint64_t>(layout_.nnz * b);
@@ -316,9 +316,10 @@ class CudaBsmm final : public BsmmBackend {
     p.n_cols = t.n_cols;
     p.alpha = a.alpha;
     p.beta = a.beta;
-    const int64_t grid = int64_t{t.n_cols} * ((a.N + kWgTokens - 1) / kWgTokens);
+    const int64_t grid = int64_t{t.n_cols} * ((a.N + k.tokens - 1) / k.tokens);
     if (grid >= (int64_t{1} << 31)) fail(BS_STATUS_NOT_SUPPORTED, "too many CTAs for one launch (", grid, ")");
-    wg_->xprop(p, a.bprop, static_cast<unsigned>(grid), stream);
+    p.stages = wg_stages(k, info_, grid <= info_.sm_count);
+    k.xprop(p, a.bprop, static_cast<unsigned>(grid), stream);
   }
 
   // Token splits of updat for minibatch N: enough CTAs for two waves when there are few
@@ -339,7 +340,7 @@ class CudaBsmm final : public BsmmBackend {
   const int *fwd_ptr_ = nullptr, *fwd_recs_ = nullptr, *bwd_ptr_ = nullptr, *bwd_recs_ = nullptr;
   const int* updat_recs_ = nullptr;
   SmallTables fwd_small_, bwd_small_;
-  const WgKernels* wg_ = nullptr;
+  const WgKernels *wg_small_ = nullptr, *wg_large_ = nullptr;  // N <= kSmallNMax / larger
   WgTables wg_fwd_, wg_bwd_;
   LayoutTables small_{};
 };

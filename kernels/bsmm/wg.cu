@@ -2,6 +2,7 @@
 // warpgroups, one CTA per (output block, 128-token tile).
 #include "kernels/bsmm/wg.hpp"
 
+#include <algorithm>
 #include <type_traits>
 
 #include "blocksparse/bs_types.h"
@@ -28,22 +29,20 @@ namespace {
 // for bprop (W's rows, k contiguous: b rows of kKA) and MN-major for fprop (W's rows are the
 // reduction, the b output features contiguous: kKA rows of one swizzle span per 64 features, b = 128
 // as two such column halves kMNHalf bytes apart), which wgmma reads with its B-transpose flag.
-template <int B>
+// MT: 64-row MMA tiles per consumer warpgroup, i.e. 128·MT tokens per CTA.
+template <int B, int MT>
 struct WgGeom {
+  static constexpr int kMT = MT;
+  static constexpr int kTokens = 128 * kMT;
   static constexpr int kKA = B < 64 ? B : 64;
   static constexpr int kRowBytes = kKA * 2;
   static constexpr int kSubs = 64 / kKA;
   static constexpr int kChunks = B / kKA;
-  static constexpr int kASub = kWgTokens * kRowBytes;
+  static constexpr int kASub = kTokens * kRowBytes;
   static constexpr int kBSub = B * kRowBytes;
   static constexpr int kSpanMN = (B < 64 ? B : 64) * 2;  // fprop weight rows: bytes per swizzle span
   static constexpr int kMNHalf = kKA * 128;               // b = 128 fprop: offset of the second 64 features
   static constexpr int kStageBytes = kSubs * (kASub + kBSub);
-  // ~96 KB of ring: two CTAs per SM, so one CTA's epilogue and prologue overlap the other's MMAs.
-  static constexpr int kStages = 96 * 1024 / kStageBytes;
-  static constexpr int kBarOffset = kStages * kStageBytes;
-  static constexpr int kSmemBytes = kBarOffset + 2 * kStages * 8 + 1024;  // + slack to align to 1024
-  static_assert(kStages >= 3, "ring too shallow");
 };
 
 constexpr int kConsumerWarps = 8;
@@ -59,24 +58,26 @@ __device__ __forceinline__ float half_of(uint32_t v, int h) {
 }
 
 // kFprop: the weight operand is W as stored, read MN-major (see WgGeom); else K-major (bprop).
-template <typename T, int B, bool kFprop>
+template <typename T, int B, int MT, bool kFprop>
 __global__ void __launch_bounds__(kWgThreads, 2) wg_xprop_kernel(const __grid_constant__ WgParams p) {
 #ifdef BS_SM90A
-  using G = WgGeom<B>;
+  using G = WgGeom<B, MT>;
   extern __shared__ unsigned char smem_raw[];
   // Swizzled tiles must start on the swizzle pattern's period (up to 1024 bytes).
   unsigned char* smem = smem_raw + ((1024 - (sm90::smem_u32(smem_raw) & 1023)) & 1023);
-  uint64_t* full = reinterpret_cast<uint64_t*>(smem + G::kBarOffset);
-  uint64_t* empty = full + G::kStages;
+  // The ring depth is a launch parameter (wg.hpp: deeper when one wave of CTAs leaves SMs idle).
+  const int stages = p.stages;
+  uint64_t* full = reinterpret_cast<uint64_t*>(smem + stages * G::kStageBytes);
+  uint64_t* empty = full + stages;
   const int warp = static_cast<int>(threadIdx.x) / 32, lane = static_cast<int>(threadIdx.x) % 32;
   const int slot = static_cast<int>(blockIdx.x % static_cast<unsigned>(p.n_cols));
-  const int m0 = static_cast<int>(blockIdx.x / static_cast<unsigned>(p.n_cols)) * kWgTokens;
+  const int m0 = static_cast<int>(blockIdx.x / static_cast<unsigned>(p.n_cols)) * G::kTokens;
   const int4 col = reinterpret_cast<const int4*>(p.cols)[slot];
   const int items = col.z * G::kChunks;  // sub-tiles of the whole list
-  const int stages = (items + G::kSubs - 1) / G::kSubs;
+  const int n_stages = (items + G::kSubs - 1) / G::kSubs;  // pipeline stages of this CTA's list
 
   if (threadIdx.x == 0) {
-    for (int s = 0; s < G::kStages; ++s) {
+    for (int s = 0; s < stages; ++s) {
       sm90::mbar_init(&full[s], 1);
       sm90::mbar_init(&empty[s], kConsumerWarps);
     }
@@ -89,9 +90,10 @@ __global__ void __launch_bounds__(kWgThreads, 2) wg_xprop_kernel(const __grid_co
       sm90::tma_prefetch_desc(&p.map_in);
       sm90::tma_prefetch_desc(&p.map_w);
       const int2* ent = reinterpret_cast<const int2*>(p.entries) + col.y;
-      for (int q = 0; q < stages; ++q) {
-        const int s = q % G::kStages;
-        if (q >= G::kStages) sm90::mbar_wait(&empty[s], static_cast<uint32_t>(q / G::kStages - 1) & 1u);
+      int s = 0;
+      uint32_t lap = 0;  // parity of the ring lap of stage q
+      for (int q = 0; q < n_stages; ++q) {
+        if (q >= stages) sm90::mbar_wait(&empty[s], lap ^ 1u);  // the slot's use one lap earlier is done
         sm90::mbar_arrive_expect_tx(&full[s], static_cast<uint32_t>(G::kStageBytes));
         unsigned char* st = smem + s * G::kStageBytes;
         for (int u = 0; u < G::kSubs; ++u) {
@@ -111,58 +113,71 @@ __global__ void __launch_bounds__(kWgThreads, 2) wg_xprop_kernel(const __grid_co
             sm90::tma_load_2d(wdst, &p.map_w, k0, e.y * B, &full[s]);
           }
         }
+        if (++s == stages) s = 0, lap ^= 1u;
       }
     }
     return;
   }
 
-  // Consumers: warpgroup wg owns tokens m0 + 64·wg .. +63 and all B output features.
+  // Consumers: warpgroup wg owns tokens m0 + 64·kMT·wg .. + 64·kMT - 1 and all B output features.
   const int wg = warp / 4;
-  float acc[B / 2];
+  float acc[G::kMT][B / 2];
 #pragma unroll
-  for (int i = 0; i < B / 2; ++i) acc[i] = 0.0f;
+  for (int t = 0; t < G::kMT; ++t)
+#pragma unroll
+    for (int i = 0; i < B / 2; ++i) acc[t][i] = 0.0f;
   // Descriptors are built once; every tile below starts a multiple of 16 bytes further on.
   const uint64_t adesc0 = sm90::kmajor_desc(smem, G::kRowBytes);
   const uint64_t bdesc0 =
       kFprop ? sm90::mnmajor_desc(smem, G::kSpanMN, G::kMNHalf) : sm90::kmajor_desc(smem, G::kRowBytes);
   // Bytes between consecutive 16-deep steps of the reduction inside a weight sub-tile.
   constexpr int kBStep = kFprop ? 16 * G::kSpanMN : 32;
-  for (int q = 0; q < stages; ++q) {
-    const int s = q % G::kStages;
-    sm90::mbar_wait(&full[s], static_cast<uint32_t>(q / G::kStages) & 1u);
-    const int a0 = s * G::kStageBytes + wg * 64 * G::kRowBytes, b0 = s * G::kStageBytes + G::kSubs * G::kASub;
-    sm90::fence_regs(acc);
+  int s = 0, prev = stages - 1;
+  uint32_t lap = 0;
+  for (int q = 0; q < n_stages; ++q) {
+    sm90::mbar_wait(&full[s], lap);
+    const int a0 = s * G::kStageBytes + wg * G::kMT * 64 * G::kRowBytes, b0 = s * G::kStageBytes + G::kSubs * G::kASub;
+#pragma unroll
+    for (int t = 0; t < G::kMT; ++t) sm90::fence_regs(acc[t]);
     sm90::wgmma_fence();
 #pragma unroll
     for (int u = 0; u < G::kSubs; ++u) {
 #pragma unroll
       for (int k = 0; k < G::kKA / 16; ++k) {
-        const uint64_t da = adesc0 + static_cast<uint64_t>((a0 + u * G::kASub + 32 * k) >> 4);
         const uint64_t db = bdesc0 + static_cast<uint64_t>((b0 + u * G::kBSub + kBStep * k) >> 4);
-        sm90::wgmma_ss<B, std::is_same<T, bf16_t>::value, kFprop>(acc, da, db);
+#pragma unroll
+        for (int t = 0; t < G::kMT; ++t) {
+          const uint64_t da = adesc0 + static_cast<uint64_t>((a0 + t * 64 * G::kRowBytes + u * G::kASub + 32 * k) >> 4);
+          sm90::wgmma_ss<B, std::is_same<T, bf16_t>::value, kFprop>(acc[t], da, db);
+        }
       }
     }
     sm90::wgmma_commit();
-    sm90::fence_regs(acc);
+#pragma unroll
+    for (int t = 0; t < G::kMT; ++t) sm90::fence_regs(acc[t]);
     // Keep this stage's MMAs in flight; the previous stage's are done, so its slot goes back.
     sm90::wgmma_wait<1>();
-    sm90::mbar_arrive_if(&empty[(q + G::kStages - 1) % G::kStages], q > 0 && lane == 0);
+    sm90::mbar_arrive_if(&empty[prev], q > 0 && lane == 0);
+    prev = s;
+    if (++s == stages) s = 0, lap ^= 1u;
   }
   sm90::wgmma_wait<0>();
-  sm90::fence_regs(acc);
+#pragma unroll
+  for (int t = 0; t < G::kMT; ++t) sm90::fence_regs(acc[t]);
 
   // Epilogue straight from the accumulator fragments: 2 adjacent features per store.
   T* out = static_cast<T*>(p.out);
-  const int r0 = m0 + wg * 64 + (warp % 4) * 16 + lane / 4;
+  const int r0 = m0 + wg * G::kMT * 64 + (warp % 4) * 16 + lane / 4;
   const int c0 = col.x * B + 2 * (lane % 4);
 #pragma unroll
-  for (int h = 0; h < 2; ++h) {
-    const long long r = r0 + 8 * h;
+  for (int th = 0; th < 2 * G::kMT; ++th) {
+    const int t = th / 2, h = th % 2;
+    const long long r = r0 + 64 * t + 8 * h;
     if (r >= p.N) continue;
     uint32_t* row = reinterpret_cast<uint32_t*>(out + r * p.F_out + c0);
 #pragma unroll
     for (int c = 0; c < B / 8; ++c) {
-      float v0 = p.alpha * acc[4 * c + 2 * h], v1 = p.alpha * acc[4 * c + 2 * h + 1];
+      float v0 = p.alpha * acc[t][4 * c + 2 * h], v1 = p.alpha * acc[t][4 * c + 2 * h + 1];
       if (p.beta != 0.0f) {
         const uint32_t old = row[4 * c];
         v0 += p.beta * half_of<T>(old, 0);
@@ -177,26 +192,33 @@ __global__ void __launch_bounds__(kWgThreads, 2) wg_xprop_kernel(const __grid_co
 #endif
 }
 
-template <typename T, int B>
+template <typename T, int B, int MT>
 struct WgOps {
+  using G = WgGeom<B, MT>;
   static void xprop(const WgParams& p, bool bprop, unsigned grid, cudaStream_t s) {
-    if (bprop) wg_xprop_kernel<T, B, false><<<grid, kWgThreads, WgGeom<B>::kSmemBytes, s>>>(p);
-    else wg_xprop_kernel<T, B, true><<<grid, kWgThreads, WgGeom<B>::kSmemBytes, s>>>(p);
+    const int smem = wg_smem_bytes(G::kStageBytes, p.stages);
+    if (bprop) wg_xprop_kernel<T, B, MT, false><<<grid, kWgThreads, smem, s>>>(p);
+    else wg_xprop_kernel<T, B, MT, true><<<grid, kWgThreads, smem, s>>>(p);
     check_launch("bsmm sm_90a xprop kernel launch");
   }
   static WgKernels set() {
-    return WgKernels{WgGeom<B>::kSmemBytes, &xprop,
-                     {reinterpret_cast<const void*>(&wg_xprop_kernel<T, B, true>),
-                      reinterpret_cast<const void*>(&wg_xprop_kernel<T, B, false>)}};
+    return WgKernels{G::kTokens, G::kStageBytes, &xprop,
+                     {reinterpret_cast<const void*>(&wg_xprop_kernel<T, B, MT, true>),
+                      reinterpret_cast<const void*>(&wg_xprop_kernel<T, B, MT, false>)}};
   }
 };
 
+// Large N: 256 tokens per CTA for b <= 32 (two 64-row MMAs per warpgroup share each weight tile:
+// half the weight loads per MMA, where narrow tiles make the loads, not the MMAs, the limit); b >= 64
+// keeps 128 (accumulator registers; shared memory for two CTAs per SM). Small N (one token tile):
+// 128 tokens, since the rows past N still cost the loads their (zero-filled) boxes.
 template <typename T>
-const WgKernels* wg_for(int B) {
-  static const WgKernels sets[4] = {WgOps<T, 16>::set(), WgOps<T, 32>::set(), WgOps<T, 64>::set(), WgOps<T, 128>::set()};
+const WgKernels* wg_for(int B, bool large_n) {
+  static const WgKernels sets[6] = {WgOps<T, 16, 1>::set(), WgOps<T, 32, 1>::set(), WgOps<T, 64, 1>::set(),
+                                    WgOps<T, 128, 1>::set(), WgOps<T, 16, 2>::set(), WgOps<T, 32, 2>::set()};
   switch (B) {
-    case 16: return &sets[0];
-    case 32: return &sets[1];
+    case 16: return &sets[large_n ? 4 : 0];
+    case 32: return &sets[large_n ? 5 : 1];
     case 64: return &sets[2];
     case 128: return &sets[3];
     default: return nullptr;
@@ -205,26 +227,36 @@ const WgKernels* wg_for(int B) {
 
 }  // namespace
 
-const WgKernels* wg_kernels(int32_t dtype, int B) {
+const WgKernels* wg_kernels(int32_t dtype, int B, bool large_n) {
 #ifdef BS_HAVE_SM90A
-  if (dtype == BS_DTYPE_BF16) return wg_for<bf16_t>(B);
-  if (dtype == BS_DTYPE_F16) return wg_for<half_t>(B);
+  if (dtype == BS_DTYPE_BF16) return wg_for<bf16_t>(B, large_n);
+  if (dtype == BS_DTYPE_F16) return wg_for<half_t>(B, large_n);
 #else
-  (void)dtype, (void)B;
+  (void)dtype, (void)B, (void)large_n;
 #endif
   return nullptr;
 }
 
+int wg_stages(const WgKernels& k, const DeviceInfo& info, bool one_wave) {
+  // Two CTAs per SM share ~220 KB, so one CTA's prologue and epilogue overlap the other's MMAs; a
+  // single wave (small N) instead gives its one CTA per SM the deepest ring that fits, since there
+  // the stream of weight blocks is latency bound.
+  const int budget = one_wave ? info.max_smem_optin - wg_smem_bytes(0, 0) : 110 * 1024;
+  return std::max(3, std::min(16, budget / (k.stage_bytes + 16)));
+}
+
 bool wg_usable(const WgKernels& k, const DeviceInfo& info) {
   // sm_90a code runs on compute capability 9.0 only (arch-specific features are not forward compatible).
-  if (info.cc_major != 9 || info.cc_minor != 0 || k.smem_bytes > info.max_smem_optin) return false;
+  if (info.cc_major != 9 || info.cc_minor != 0 || wg_smem_bytes(k.stage_bytes, wg_stages(k, info, false)) > info.max_smem_optin)
+    return false;
   for (const void* kernel : k.kernels) {
     cudaFuncAttributes attr{};
     if (cudaFuncGetAttributes(&attr, kernel) != cudaSuccess || attr.binaryVersion != 90) {
       (void)cudaGetLastError();
       return false;
     }
-    check(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, k.smem_bytes), "cudaFuncSetAttribute");
+    check(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, info.max_smem_optin),
+          "cudaFuncSetAttribute");
   }
   return true;
 }

@@ -4,7 +4,8 @@
 // Tokens are the M side of warpgroup MMAs (wgmma), one output block's b features the N side, and
 // the CTA walks exactly that block's list of weight blocks: no union of several columns, so no
 // zero-filled MMA work at any density. A producer warp streams x (or dy) slices and weight blocks
-// into a shared-memory ring with TMA; two consumer warpgroups (64 tokens each) multiply out of it.
+// into a shared-memory ring with TMA; two consumer warpgroups (64 or 128 tokens each) multiply out
+// of it.
 //
 // x / dy rows are the K-major A operand (feature axis 1). W is read as stored: bprop's B operand
 // (rows c, k contiguous) is K-major, fprop's (rows c are the reduction, k contiguous) MN-major,
@@ -20,11 +21,10 @@
 namespace bs {
 namespace cuda {
 
-constexpr int kWgTokens = 128;         // tokens per CTA
 constexpr int kWgThreads = 9 * 32;      // warpgroups 0-1 (warps 0-7) consume, warp 8 produces
 
 struct WgParams {
-  CUtensorMap map_in;  // x (fprop) / dy (bprop): N x F_in, box kWgTokens x min(b, 64)
+  CUtensorMap map_in;  // x (fprop) / dy (bprop): N x F_in, box tokens x min(b, 64)
   CUtensorMap map_w;   // W as nnz·b rows x b; box b x min(b, 64) (bprop) or min(b, 64) x min(b, 64) (fprop)
   const int* cols;     // wg_lut cols: 4 ints per output block
   const int* entries;  // wg_lut entries: 2 ints each
@@ -33,19 +33,28 @@ struct WgParams {
   int F_in, F_out;
   int n_wblocks;       // rows of map_w / b
   int n_cols;          // output blocks; grid = n_cols x token tiles, output block fastest
+  int stages;          // ring depth (wg_stages)
   float alpha, beta;
 };
 
 struct WgKernels {
-  int smem_bytes;
+  int tokens;       // tokens per CTA (128 or 256)
+  int stage_bytes;  // shared memory of one ring stage
   void (*xprop)(const WgParams& p, bool bprop, unsigned grid, cudaStream_t s);
   const void* kernels[2];  // fprop and bprop kernels, for attribute queries
 };
 
-// Kernels for storage type `dtype` (BS_DTYPE_F16 / BS_DTYPE_BF16) and block size B (16, 32, 64,
-// 128), or null when this path does not serve them. Usable only on a device with compute
-// capability 9.0 and when the build has sm_90a code: see wg_usable().
-const WgKernels* wg_kernels(int32_t dtype, int B);
+// Kernels for storage type `dtype` (BS_DTYPE_F16 / BS_DTYPE_BF16), block size B (16, 32, 64, 128)
+// and N > 128 (`large_n`) or not, or null when this path does not serve them. Usable only on a
+// device with compute capability 9.0 and when the build has sm_90a code: see wg_usable().
+const WgKernels* wg_kernels(int32_t dtype, int B, bool large_n);
+
+// Dynamic shared memory of a launch with a ring of `stages` (2 mbarriers each, 1 KB alignment slack).
+constexpr int wg_smem_bytes(int stage_bytes, int stages) { return stages * (stage_bytes + 16) + 1024; }
+
+// Ring depth: ~110 KB (two CTAs per SM) or, when the launch is a single wave (`one_wave`), as deep as
+// the device's shared memory allows (up to 16 stages).
+int wg_stages(const WgKernels& k, const DeviceInfo& info, bool one_wave);
 
 // True if `k` has sm_90a code for the current device and fits its shared memory; sets the kernel's
 // shared-memory limit.
