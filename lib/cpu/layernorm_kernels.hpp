@@ -22,8 +22,9 @@ struct LnRowArgs {
   float mean = 0.0f, rstd = 0.0f;  // fprop: results; bprop: inputs
 };
 
-// Columns [n0, n1) of one segment with features first: element (k, n) at k·ld + n, k < rows.
-// n1 - n0 <= kLnMaxPanel.
+// Columns [n0, n1) of one segment with features first (a panel): element (k, n) at k·ld + n,
+// k < rows; n1 - n0 <= kLnMaxPanel. For dgain/dbias the panel is cut into pieces of part_w columns
+// from n0; piece q adds its sums to pg[q·part_stride + k] and pb[q·part_stride + k].
 struct LnPanelArgs {
   const void* x = nullptr;
   const void* dy = nullptr;  // bprop only
@@ -35,13 +36,14 @@ struct LnPanelArgs {
   const float* rstd = nullptr;
   float* mean_out = nullptr;  // fprop: where to save them; NULL = not saved
   float* rstd_out = nullptr;
-  float* pg = nullptr;  // bprop: per-row partials (rows entries), += Σ_n dy·xhat (NULL: not wanted)
+  float* pg = nullptr;  // bprop: per-row partials of piece 0, += Σ_n dy·xhat (NULL: not wanted)
   float* pb = nullptr;  // += Σ_n dy
+  int64_t part_w = 0, part_stride = 0;
   bool relu = false;
   float epsilon = 0.0f;
 };
 
-constexpr int64_t kLnMaxPanel = 512;
+constexpr int64_t kLnMaxPanel = 4096;
 
 struct LnKernelSet {
   const char* isa;  // "avx2" or "generic"

@@ -51,27 +51,25 @@ inline void sweep(int64_t n, F&& f) {
   for (; i < n; ++i) f(0.0f, i);
 }
 
-// M sums over i in [0, n): f(L{}, i, acc) adds its M values to acc[0..M). Two sets of vector
-// accumulators alternate to hide the add latency. The order is fixed, so results are bitwise
+// M sums over i in [0, n): f(L{}, i, acc) adds its M values to acc[0..M). Four sets of vector
+// accumulators take turns to hide the add latency. The order is fixed, so results are bitwise
 // repeatable.
 template <int M, typename V, typename F>
 inline std::array<float, M> reduce(int64_t n, F&& f) {
   constexpr int64_t W = V::kLanes;
-  V a0[M], a1[M];
+  V acc[4][M];
   float s[M];
-  for (int j = 0; j < M; ++j) a0[j] = a1[j] = zero(V{}), s[j] = 0.0f;
+  for (int j = 0; j < M; ++j) {
+    for (auto& a : acc) a[j] = zero(V{});
+    s[j] = 0.0f;
+  }
   int64_t i = 0;
-  for (; i + 2 * W <= n; i += 2 * W) {
-    f(V{}, i, a0);
-    f(V{}, i + W, a1);
-  }
-  if (i + W <= n) {
-    f(V{}, i, a0);
-    i += W;
-  }
+  for (; i + 4 * W <= n; i += 4 * W)
+    for (int q = 0; q < 4; ++q) f(V{}, i + q * W, acc[q]);
+  for (int q = 0; i + W <= n; i += W, ++q) f(V{}, i, acc[q]);
   for (; i < n; ++i) f(0.0f, i, s);
   std::array<float, M> r;
-  for (int j = 0; j < M; ++j) r[j] = hsum(a0[j] + a1[j]) + s[j];
+  for (int j = 0; j < M; ++j) r[j] = hsum((acc[0][j] + acc[1][j]) + (acc[2][j] + acc[3][j])) + s[j];
   return r;
 }
 
@@ -148,6 +146,18 @@ void bprop_row_t(LnRowArgs& a) {
 
 // ---- features first: a panel of columns, swept row by row (contiguous), statistics per column ----
 
+// Rows of a panel are short (a few cache lines) and far apart, which the hardware prefetchers do
+// not follow: each sweep asks for the lines of the row kPrefetchRows ahead itself.
+constexpr int64_t kPrefetchRows = 4;
+
+template <typename T>
+inline void prefetch_ahead(const T* row, int64_t k, const LnPanelArgs& a, int64_t w) {
+  if (kPrefetchRows == 0 || k + kPrefetchRows >= a.rows) return;
+  const T* p = row + kPrefetchRows * a.ld;
+  for (int64_t j = 0; j < w; j += 64 / static_cast<int64_t>(sizeof(T))) __builtin_prefetch(p + j);
+  __builtin_prefetch(p + w - 1);
+}
+
 template <typename V, typename T, bool R>
 void fprop_panel_t(const LnPanelArgs& a) {
   const int64_t w = a.n1 - a.n0, rows = a.rows;
@@ -162,6 +172,7 @@ void fprop_panel_t(const LnPanelArgs& a) {
   });
   for (int64_t k = 0; k < rows; ++k) {
     const T* xr = x + k * a.ld;
+    prefetch_ahead(xr, k, a, w);
     sweep<V>(w, [&](auto t, int64_t j) {
       const auto d = ld(t, xr + j) - ld(t, shift + j);
       st(s1 + j, ld(t, s1 + j) + d);
@@ -181,6 +192,7 @@ void fprop_panel_t(const LnPanelArgs& a) {
   for (int64_t k = 0; k < rows; ++k) {
     const T* xr = x + k * a.ld;
     T* yr = y + k * a.ld;
+    prefetch_ahead(xr, k, a, w);
     const float g = a.gain ? a.gain[k] : 1.0f, b = a.bias ? a.bias[k] : 0.0f;
     sweep<V>(w, [&](auto t, int64_t j) {
       auto z = madd((ld(t, xr + j) - ld(t, s1 + j)) * ld(t, s2 + j), splat(t, g), splat(t, b));
@@ -212,6 +224,8 @@ void bprop_panel_t(const LnPanelArgs& a) {
   };
   for (int64_t k = 0; k < rows; ++k) {
     const float g = a.gain ? a.gain[k] : 1.0f, b = a.bias ? a.bias[k] : 0.0f;
+    prefetch_ahead(x + k * a.ld, k, a, w);
+    prefetch_ahead(dy + k * a.ld, k, a, w);
     sweep<V>(w, [&](auto t, int64_t j) {
       decltype(t) xhat;
       const auto u = grad(t, k, j, g, b, xhat) * splat(t, g);
@@ -227,19 +241,25 @@ void bprop_panel_t(const LnPanelArgs& a) {
   for (int64_t k = 0; k < rows; ++k) {
     const float g = a.gain ? a.gain[k] : 1.0f, b = a.bias ? a.bias[k] : 0.0f;
     T* dxr = dx + k * a.ld;
-    const auto s = reduce<2, V>(w, [&](auto t, int64_t j, auto* acc) {
-      decltype(t) xhat;
-      const auto d = grad(t, k, j, g, b, xhat);
-      const auto u = d * splat(t, g);
-      st(dxr + j, ld(t, rstd + j) * (u - ld(t, su + j) - xhat * ld(t, sux + j)));
+    prefetch_ahead(x + k * a.ld, k, a, w);
+    prefetch_ahead(dy + k * a.ld, k, a, w);
+    const int64_t piece = P ? a.part_w : w;
+    for (int64_t j0 = 0, q = 0; j0 < w; j0 += piece, ++q) {
+      const auto s = reduce<2, V>(std::min(piece, w - j0), [&](auto t, int64_t jj, auto* acc) {
+        const int64_t j = j0 + jj;
+        decltype(t) xhat;
+        const auto d = grad(t, k, j, g, b, xhat);
+        const auto u = d * splat(t, g);
+        st(dxr + j, ld(t, rstd + j) * (u - ld(t, su + j) - xhat * ld(t, sux + j)));
+        if constexpr (P) {
+          acc[0] = madd(d, xhat, acc[0]);
+          acc[1] = acc[1] + d;
+        }
+      });
       if constexpr (P) {
-        acc[0] = madd(d, xhat, acc[0]);
-        acc[1] = acc[1] + d;
+        a.pg[q * a.part_stride + k] += s[0];
+        a.pb[q * a.part_stride + k] += s[1];
       }
-    });
-    if constexpr (P) {
-      a.pg[k] += s[0];
-      a.pb[k] += s[1];
     }
   }
 }

@@ -12,7 +12,6 @@
 // bitwise repeatable and independent of the number of threads.
 #include <algorithm>
 #include <cmath>
-#include <cstdlib>
 
 #include "cpu/cpu_isa.hpp"
 #include "cpu/layernorm_kernels.hpp"
@@ -30,29 +29,37 @@ const LnKernelSet& ln_kernels(int32_t dtype) {
 namespace {
 
 constexpr int64_t kMaxPartials = 64;
-constexpr int64_t kMinPanel = 64;
-// Bytes of one panel's inputs (rows x columns) that the second sweep should find in the cache.
-int64_t panel_bytes() {
-  const char* e = std::getenv("BS_LN_PANEL_KB");  // TODO(tuning) remove
-  return (e ? std::atoll(e) : 1024) * 1024;
-}
+constexpr int64_t kMinPart = 64;  // columns of a part with features first
 
-// Rows [begin, end) of part p of n items split into `parts`.
+// Item range [begin, end) of part p when n items are split into `parts`.
 int64_t part_begin(int64_t p, int64_t n, int64_t parts) { return p * n / parts; }
 
+// Features first: the columns split into `parts` parts of part_w columns (the last one shorter): the
+// dgain/dbias partition, a function of N only. A task sweeps `group` consecutive parts of one
+// segment at once (at most kLnMaxPanel columns: long contiguous rows for the prefetchers); the
+// grouping depends on the thread count, the results do not.
 struct ColGeom {
-  int64_t S, Ks, N, w, panels, parts;
+  int64_t S, Ks, N, part_w, parts, group, groups;
 };
 
-// Features first: panel width (a multiple of 8 between kMinPanel and kLnMaxPanel) from the bytes
-// of one column of x (and dy), and the parts of the column range.
 ColGeom col_geom(const LnConfig& c, int64_t N) {
-  ColGeom g{c.segments, c.K / c.segments, N, 0, 0, 0};
-  const int64_t col_bytes = g.Ks * static_cast<int64_t>(dtype_bytes(c.dtype)) * 2;
-  g.w = std::clamp(panel_bytes() / col_bytes / 8 * 8, kMinPanel, kLnMaxPanel);
-  g.panels = (N + g.w - 1) / g.w;
-  g.parts = std::min(kMaxPartials, g.panels);
+  ColGeom g{c.segments, c.K / c.segments, N, 0, 0, 0, 0};
+  g.part_w = std::max(kMinPart, ((N + kMaxPartials - 1) / kMaxPartials + 7) / 8 * 8);
+  g.parts = (N + g.part_w - 1) / g.part_w;
+  const int64_t per_segment = (c.num_threads + g.S - 1) / g.S;  // tasks wanted per segment
+  g.group = std::max<int64_t>(1, std::min(kLnMaxPanel / g.part_w, (g.parts + per_segment - 1) / per_segment));
+  g.groups = (g.parts + g.group - 1) / g.group;
   return g;
+}
+
+// Calls f(n0, n1, part) for the panels of task `task`: columns [n0, n1), part = the part of n0.
+template <typename F>
+void for_panels(const ColGeom& g, int64_t group, F&& f) {
+  const int64_t p0 = group * g.group, p1 = std::min(g.parts, p0 + g.group);
+  const int64_t c0 = p0 * g.part_w, c1 = std::min(g.N, p1 * g.part_w);
+  // A part wider than a panel is swept in panels from its start (the same cuts for any grouping).
+  const int64_t width = g.part_w <= kLnMaxPanel ? c1 - c0 : kLnMaxPanel;
+  for (int64_t n0 = c0; n0 < c1; n0 += width) f(n0, std::min(c1, n0 + width), n0 / g.part_w);
 }
 
 int64_t row_parts(const LnConfig& c, int64_t N) { return std::min(kMaxPartials, N * c.segments); }
@@ -127,16 +134,16 @@ void bprop_rows(const LnConfig& c, const LnBpropArgs& a, const LnKernelSet& ks) 
   if (params) sum_partials(c, partial, parts, a.dgain, a.dbias);
 }
 
-// Features first: segment s is a (Ks, N) block at offset s·Ks·N; task = (segment, part).
+// Features first: segment s is a (Ks, N) block at offset s·Ks·N; task = (segment, group of parts).
 void fprop_cols(const LnConfig& c, const LnFpropArgs& a, const LnKernelSet& ks) {
   const ColGeom g = col_geom(c, a.N);
   const size_t e = dtype_bytes(c.dtype);
 #pragma omp parallel for schedule(static) num_threads(c.num_threads)
-  for (int64_t task = 0; task < g.S * g.parts; ++task) {
-    const int64_t s = task / g.parts, p = task % g.parts;
+  for (int64_t task = 0; task < g.S * g.groups; ++task) {
+    const int64_t s = task / g.groups;
     LnPanelArgs pa;
-    pa.x = static_cast<const char*>(a.x) + s * g.Ks * g.N * e;
-    pa.out = static_cast<char*>(a.y) + s * g.Ks * g.N * e;
+    pa.x = static_cast<const char*>(a.x) + static_cast<size_t>(s * g.Ks * g.N) * e;
+    pa.out = static_cast<char*>(a.y) + static_cast<size_t>(s * g.Ks * g.N) * e;
     pa.ld = g.N;
     pa.rows = g.Ks;
     pa.gain = a.gain ? a.gain + s * g.Ks : nullptr;
@@ -145,11 +152,11 @@ void fprop_cols(const LnConfig& c, const LnFpropArgs& a, const LnKernelSet& ks) 
     pa.rstd_out = a.rstd ? a.rstd + s * g.N : nullptr;
     pa.relu = c.relu != 0;
     pa.epsilon = c.epsilon;
-    for (int64_t q = part_begin(p, g.panels, g.parts); q < part_begin(p + 1, g.panels, g.parts); ++q) {
-      pa.n0 = q * g.w;
-      pa.n1 = std::min(g.N, pa.n0 + g.w);
+    for_panels(g, task % g.groups, [&](int64_t n0, int64_t n1, int64_t) {
+      pa.n0 = n0;
+      pa.n1 = n1;
       ks.fprop_panel(pa);
-    }
+    });
   }
 }
 
@@ -160,8 +167,8 @@ void bprop_cols(const LnConfig& c, const LnBpropArgs& a, const LnKernelSet& ks) 
   const bool params = a.dgain || a.dbias;
   float* partial = static_cast<float*>(a.workspace);  // [part][2][K]
 #pragma omp parallel for schedule(static) num_threads(c.num_threads)
-  for (int64_t task = 0; task < g.S * g.parts; ++task) {
-    const int64_t s = task / g.parts, p = task % g.parts;
+  for (int64_t task = 0; task < g.S * g.groups; ++task) {
+    const int64_t s = task / g.groups;
     const size_t base = static_cast<size_t>(s * g.Ks * g.N) * e;
     LnPanelArgs pa;
     pa.x = static_cast<const char*>(a.x) + base;
@@ -174,17 +181,24 @@ void bprop_cols(const LnConfig& c, const LnBpropArgs& a, const LnKernelSet& ks) 
     pa.mean = a.mean + s * g.N;
     pa.rstd = a.rstd + s * g.N;
     pa.relu = c.relu != 0;
+    pa.part_w = g.part_w;
+    pa.part_stride = 2 * K;
     if (params) {
-      pa.pg = partial + p * 2 * K + s * g.Ks;
-      pa.pb = pa.pg + K;
-      std::fill(pa.pg, pa.pg + g.Ks, 0.0f);
-      std::fill(pa.pb, pa.pb + g.Ks, 0.0f);
+      const int64_t p0 = (task % g.groups) * g.group, p1 = std::min(g.parts, p0 + g.group);
+      for (int64_t p = p0; p < p1; ++p) {
+        std::fill_n(partial + p * 2 * K + s * g.Ks, g.Ks, 0.0f);
+        std::fill_n(partial + p * 2 * K + K + s * g.Ks, g.Ks, 0.0f);
+      }
     }
-    for (int64_t q = part_begin(p, g.panels, g.parts); q < part_begin(p + 1, g.panels, g.parts); ++q) {
-      pa.n0 = q * g.w;
-      pa.n1 = std::min(g.N, pa.n0 + g.w);
+    for_panels(g, task % g.groups, [&](int64_t n0, int64_t n1, int64_t part) {
+      pa.n0 = n0;
+      pa.n1 = n1;
+      if (params) {
+        pa.pg = partial + part * 2 * K + s * g.Ks;
+        pa.pb = pa.pg + K;
+      }
       ks.bprop_panel(pa);
-    }
+    });
   }
   if (params) sum_partials(c, partial, g.parts, a.dgain, a.dbias);
 }
