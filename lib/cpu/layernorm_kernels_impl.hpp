@@ -51,25 +51,29 @@ inline void sweep(int64_t n, F&& f) {
   for (; i < n; ++i) f(0.0f, i);
 }
 
-// M sums over i in [0, n): f(L{}, i, acc) adds its M values to acc[0..M). Four sets of vector
+// M sums over i in [0, n): f(L{}, i, acc) adds its M values to acc[0..M). `Sets` sets of vector
 // accumulators take turns to hide the add latency. The order is fixed, so results are bitwise
 // repeatable.
-template <int M, typename V, typename F>
+template <int M, typename V, int Sets = 4, typename F>
 inline std::array<float, M> reduce(int64_t n, F&& f) {
   constexpr int64_t W = V::kLanes;
-  V acc[4][M];
+  V acc[Sets][M];
   float s[M];
   for (int j = 0; j < M; ++j) {
     for (auto& a : acc) a[j] = zero(V{});
     s[j] = 0.0f;
   }
   int64_t i = 0;
-  for (; i + 4 * W <= n; i += 4 * W)
-    for (int q = 0; q < 4; ++q) f(V{}, i + q * W, acc[q]);
+  for (; i + Sets * W <= n; i += Sets * W)
+    for (int q = 0; q < Sets; ++q) f(V{}, i + q * W, acc[q]);
   for (int q = 0; i + W <= n; i += W, ++q) f(V{}, i, acc[q]);
   for (; i < n; ++i) f(0.0f, i, s);
   std::array<float, M> r;
-  for (int j = 0; j < M; ++j) r[j] = hsum((acc[0][j] + acc[1][j]) + (acc[2][j] + acc[3][j])) + s[j];
+  for (int j = 0; j < M; ++j) {
+    V t = acc[0][j];
+    for (int q = 1; q < Sets; ++q) t = t + acc[q][j];
+    r[j] = hsum(t) + s[j];
+  }
   return r;
 }
 
@@ -145,22 +149,23 @@ void bprop_row_t(LnRowArgs& a) {
 }
 
 // ---- features first: a panel of columns, swept row by row (contiguous), statistics per column ----
+//
+// Each sweep takes kRowBlock rows at once, so the per-column statistics are loaded and stored once
+// per block rather than once per row (with panels of thousands of columns they live in L2).
 
-// Rows of a panel are short (a few cache lines) and far apart, which the hardware prefetchers do
-// not follow: each sweep asks for the lines of the row kPrefetchRows ahead itself.
-constexpr int64_t kPrefetchRows = 4;
+constexpr int kRowBlock = 4;
 
-template <typename T>
-inline void prefetch_ahead(const T* row, int64_t k, const LnPanelArgs& a, int64_t w) {
-  if (kPrefetchRows == 0 || k + kPrefetchRows >= a.rows) return;
-  const T* p = row + kPrefetchRows * a.ld;
-  for (int64_t j = 0; j < w; j += 64 / static_cast<int64_t>(sizeof(T))) __builtin_prefetch(p + j);
-  __builtin_prefetch(p + w - 1);
+// f(k, RB) for the blocks of rows: RB = kRowBlock rows from row k while that many remain, then 1.
+template <typename F>
+inline void row_blocks(int64_t rows, F&& f) {
+  int64_t k = 0;
+  for (; k + kRowBlock <= rows; k += kRowBlock) f(k, std::integral_constant<int, kRowBlock>{});
+  for (; k < rows; ++k) f(k, std::integral_constant<int, 1>{});
 }
 
 template <typename V, typename T, bool R>
 void fprop_panel_t(const LnPanelArgs& a) {
-  const int64_t w = a.n1 - a.n0, rows = a.rows;
+  const int64_t w = a.n1 - a.n0, rows = a.rows, ldx = a.ld;
   const T* x = static_cast<const T*>(a.x) + a.n0;
   T* y = static_cast<T*>(a.out) + a.n0;
   // Sums of x - x[row 0] (shifted: accurate when |mean| >> std), then mean and rstd in place.
@@ -170,15 +175,20 @@ void fprop_panel_t(const LnPanelArgs& a) {
     st(s1 + j, zero(t));
     st(s2 + j, zero(t));
   });
-  for (int64_t k = 0; k < rows; ++k) {
-    const T* xr = x + k * a.ld;
-    prefetch_ahead(xr, k, a, w);
+  row_blocks(rows, [&](int64_t k, auto rb) {
+    const T* xr = x + k * ldx;
     sweep<V>(w, [&](auto t, int64_t j) {
-      const auto d = ld(t, xr + j) - ld(t, shift + j);
-      st(s1 + j, ld(t, s1 + j) + d);
-      st(s2 + j, madd(d, d, ld(t, s2 + j)));
+      const auto sh = ld(t, shift + j);
+      auto a1 = ld(t, s1 + j), a2 = ld(t, s2 + j);
+      for (int r = 0; r < rb(); ++r) {
+        const auto d = ld(t, xr + r * ldx + j) - sh;
+        a1 = a1 + d;
+        a2 = madd(d, d, a2);
+      }
+      st(s1 + j, a1);
+      st(s2 + j, a2);
     });
-  }
+  });
   const float inv = 1.0f / static_cast<float>(rows);
   for (int64_t j = 0; j < w; ++j) {
     const float m = s1[j] * inv, var = std::max(s2[j] * inv - m * m, 0.0f);
@@ -189,22 +199,23 @@ void fprop_panel_t(const LnPanelArgs& a) {
     std::copy(s1, s1 + w, a.mean_out + a.n0);
     std::copy(s2, s2 + w, a.rstd_out + a.n0);
   }
-  for (int64_t k = 0; k < rows; ++k) {
-    const T* xr = x + k * a.ld;
-    T* yr = y + k * a.ld;
-    prefetch_ahead(xr, k, a, w);
-    const float g = a.gain ? a.gain[k] : 1.0f, b = a.bias ? a.bias[k] : 0.0f;
+  row_blocks(rows, [&](int64_t k, auto rb) {
+    float g[rb()], b[rb()];
+    for (int r = 0; r < rb(); ++r) g[r] = a.gain ? a.gain[k + r] : 1.0f, b[r] = a.bias ? a.bias[k + r] : 0.0f;
     sweep<V>(w, [&](auto t, int64_t j) {
-      auto z = madd((ld(t, xr + j) - ld(t, s1 + j)) * ld(t, s2 + j), splat(t, g), splat(t, b));
-      if constexpr (R) z = relu(z);
-      st(yr + j, z);
+      const auto m = ld(t, s1 + j), rs = ld(t, s2 + j);
+      for (int r = 0; r < rb(); ++r) {
+        auto z = madd((ld(t, x + (k + r) * ldx + j) - m) * rs, splat(t, g[r]), splat(t, b[r]));
+        if constexpr (R) z = relu(z);
+        st(y + (k + r) * ldx + j, z);
+      }
     });
-  }
+  });
 }
 
 template <typename V, typename T, bool R, bool P>
 void bprop_panel_t(const LnPanelArgs& a) {
-  const int64_t w = a.n1 - a.n0, rows = a.rows;
+  const int64_t w = a.n1 - a.n0, rows = a.rows, ldx = a.ld;
   const T* x = static_cast<const T*>(a.x) + a.n0;
   const T* dy = static_cast<const T*>(a.dy) + a.n0;
   T* dx = static_cast<T*>(a.out) + a.n0;
@@ -215,53 +226,65 @@ void bprop_panel_t(const LnPanelArgs& a) {
     st(su + j, zero(t));
     st(sux + j, zero(t));
   });
-  // xhat and the masked dy of column j in row k (gain g, bias b).
-  auto grad = [&](auto t, int64_t k, int64_t j, float g, float b, auto& xhat) {
-    xhat = (ld(t, x + k * a.ld + j) - ld(t, mean + j)) * ld(t, rstd + j);
-    auto d = ld(t, dy + k * a.ld + j);
+  // xhat and the masked dy at offset o (row·ld + column) for column statistics m, rs.
+  auto grad = [&](auto t, int64_t o, auto m, auto rs, float g, float b, auto& xhat) {
+    xhat = (ld(t, x + o) - m) * rs;
+    auto d = ld(t, dy + o);
     if constexpr (R) d = keep_pos(d, madd(xhat, splat(t, g), splat(t, b)));
     return d;
   };
-  for (int64_t k = 0; k < rows; ++k) {
-    const float g = a.gain ? a.gain[k] : 1.0f, b = a.bias ? a.bias[k] : 0.0f;
-    prefetch_ahead(x + k * a.ld, k, a, w);
-    prefetch_ahead(dy + k * a.ld, k, a, w);
+  auto params = [&](int64_t k, auto rb, float* g, float* b) {
+    for (int r = 0; r < rb(); ++r) g[r] = a.gain ? a.gain[k + r] : 1.0f, b[r] = a.bias ? a.bias[k + r] : 0.0f;
+  };
+  row_blocks(rows, [&](int64_t k, auto rb) {
+    float g[rb()], b[rb()];
+    params(k, rb, g, b);
     sweep<V>(w, [&](auto t, int64_t j) {
-      decltype(t) xhat;
-      const auto u = grad(t, k, j, g, b, xhat) * splat(t, g);
-      st(su + j, ld(t, su + j) + u);
-      st(sux + j, madd(u, xhat, ld(t, sux + j)));
+      const auto m = ld(t, mean + j), rs = ld(t, rstd + j);
+      auto a1 = ld(t, su + j), a2 = ld(t, sux + j);
+      for (int r = 0; r < rb(); ++r) {
+        decltype(t) xhat;
+        const auto u = grad(t, (k + r) * ldx + j, m, rs, g[r], b[r], xhat) * splat(t, g[r]);
+        a1 = a1 + u;
+        a2 = madd(u, xhat, a2);
+      }
+      st(su + j, a1);
+      st(sux + j, a2);
     });
-  }
+  });
   const float inv = 1.0f / static_cast<float>(rows);
   for (int64_t j = 0; j < w; ++j) {
     su[j] *= inv;
     sux[j] *= inv;
   }
-  for (int64_t k = 0; k < rows; ++k) {
-    const float g = a.gain ? a.gain[k] : 1.0f, b = a.bias ? a.bias[k] : 0.0f;
-    T* dxr = dx + k * a.ld;
-    prefetch_ahead(x + k * a.ld, k, a, w);
-    prefetch_ahead(dy + k * a.ld, k, a, w);
-    const int64_t piece = P ? a.part_w : w;
+  const int64_t piece = P ? a.part_w : w;
+  row_blocks(rows, [&](int64_t k, auto rb) {
+    float g[rb()], b[rb()];
+    params(k, rb, g, b);
     for (int64_t j0 = 0, q = 0; j0 < w; j0 += piece, ++q) {
-      const auto s = reduce<2, V>(std::min(piece, w - j0), [&](auto t, int64_t jj, auto* acc) {
+      // Per row of the block: Σ dy·xhat and Σ dy over the piece (one accumulator set: the rows of
+      // the block are independent chains already).
+      const auto s = reduce<2 * rb(), V, 1>(std::min(piece, w - j0), [&](auto t, int64_t jj, auto* acc) {
         const int64_t j = j0 + jj;
-        decltype(t) xhat;
-        const auto d = grad(t, k, j, g, b, xhat);
-        const auto u = d * splat(t, g);
-        st(dxr + j, ld(t, rstd + j) * (u - ld(t, su + j) - xhat * ld(t, sux + j)));
-        if constexpr (P) {
-          acc[0] = madd(d, xhat, acc[0]);
-          acc[1] = acc[1] + d;
+        const auto m = ld(t, mean + j), rs = ld(t, rstd + j), mu = ld(t, su + j), mux = ld(t, sux + j);
+        for (int r = 0; r < rb(); ++r) {
+          decltype(t) xhat;
+          const int64_t o = (k + r) * ldx + j;
+          const auto d = grad(t, o, m, rs, g[r], b[r], xhat);
+          st(dx + o, rs * (d * splat(t, g[r]) - mu - xhat * mux));
+          if constexpr (P) {
+            acc[2 * r] = madd(d, xhat, acc[2 * r]);
+            acc[2 * r + 1] = acc[2 * r + 1] + d;
+          }
         }
       });
-      if constexpr (P) {
-        a.pg[q * a.part_stride + k] += s[0];
-        a.pb[q * a.part_stride + k] += s[1];
-      }
+      if constexpr (P)
+        for (int r = 0; r < rb(); ++r) {
+          a.pg[q * a.part_stride + k + r] += s[2 * r];
+          a.pb[q * a.part_stride + k + r] += s[2 * r + 1];
+        }
     }
-  }
+  });
 }
 
 // ---- run-time flags to template arguments ------------------------------------------------------
