@@ -1,230 +1,228 @@
-// CPU backend: layer norm forward and backward.
+// CPU backend: layer norm forward and backward, partitioned over threads. The arithmetic is in
+// layernorm_kernels_*.cpp (one set per ISA, chosen at run time).
 //
-// Features last: every (sample, segment) is a contiguous row, normalised by one thread with three
-// sweeps over it (mean, variance around the mean, output) while it sits in L1/L2: one read from
-// memory and one write. Features first: tasks own blocks of columns and sweep the rows of each
-// segment with shifted sums. dgain/dbias: features last sums per-thread partials (a partition fixed
-// by the plan's thread count) in thread order; features first sums each feature's row directly.
+// Features last: every (sample, segment) is a contiguous row, normalised by one kernel call in three
+// sweeps while it sits in L1/L2: one read from memory and one write. Features first: each task owns
+// a range of columns of one segment and sweeps the segment's rows over it with per-column
+// statistics: two passes over x (and dy) from memory, in long contiguous rows. (Panels narrow
+// enough for the second pass to hit L2 would be 16-32 columns at K = 4096: short strided rows
+// that measured 2-3x slower than the wide sweeps.)
+//
+// dgain/dbias: the rows (features last) or columns (features first) are split into at most
+// kMaxPartials contiguous parts, a function of the shape only; each part accumulates its own partial
+// sums in the workspace in a fixed order and the parts are added in part order. The result is
+// bitwise repeatable and independent of the number of threads.
 #include <algorithm>
 #include <cmath>
 
+#include "cpu/cpu_isa.hpp"
+#include "cpu/layernorm_kernels.hpp"
 #include "ops/ew_math.hpp"
 #include "ops/ops_cpu.hpp"
 
 namespace bs::ops {
+
+const LnKernelSet& ln_kernels(int32_t dtype) {
+  if (cpu::ops_use_avx2())
+    if (const LnKernelSet* k = ln_kernels_avx2(dtype)) return *k;
+  return ln_kernels_generic(dtype);
+}
+
 namespace {
 
-constexpr int64_t kColBlock = 64;  // columns per task with features first
+constexpr int64_t kMaxPartials = 64;
+constexpr int64_t kMinPart = 64;  // columns of a part with features first
 
-struct RowGeom {
-  int64_t rows, Ks, S, N;
+// Item range [begin, end) of part p when n items are split into `parts`.
+int64_t part_begin(int64_t p, int64_t n, int64_t parts) { return p * n / parts; }
+
+// Features first: the columns split into `parts` parts of part_w columns (the last one shorter): the
+// dgain/dbias partition, a function of N only. A task sweeps `group` consecutive parts of one
+// segment at once (at most kLnMaxPanel columns: long contiguous rows for the prefetchers); the
+// grouping depends on the thread count, the results do not.
+struct ColGeom {
+  int64_t S, Ks, N, part_w, parts, group, groups;
 };
 
-template <typename T>
-void fprop_rows(const LnConfig& c, const LnFpropArgs& a) {
-  const RowGeom g{a.N * c.segments, c.K / c.segments, c.segments, a.N};
-  const T* x = static_cast<const T*>(a.x);
-  T* y = static_cast<T*>(a.y);
+ColGeom col_geom(const LnConfig& c, int64_t N) {
+  ColGeom g{c.segments, c.K / c.segments, N, 0, 0, 0, 0};
+  g.part_w = std::max(kMinPart, ((N + kMaxPartials - 1) / kMaxPartials + 7) / 8 * 8);
+  g.parts = (N + g.part_w - 1) / g.part_w;
+  const int64_t per_segment = (c.num_threads + g.S - 1) / g.S;  // tasks wanted per segment
+  g.group = std::max<int64_t>(1, std::min(kLnMaxPanel / g.part_w, (g.parts + per_segment - 1) / per_segment));
+  g.groups = (g.parts + g.group - 1) / g.group;
+  return g;
+}
+
+// Calls f(n0, n1, part) for the panels of group `group`: columns [n0, n1), part = the part of n0.
+template <typename F>
+void for_panels(const ColGeom& g, int64_t group, F&& f) {
+  const int64_t p0 = group * g.group, p1 = std::min(g.parts, p0 + g.group);
+  const int64_t c0 = p0 * g.part_w, c1 = std::min(g.N, p1 * g.part_w);
+  // A part wider than a panel is swept in panels from its start (the same cuts for any grouping).
+  const int64_t width = g.part_w <= kLnMaxPanel ? c1 - c0 : kLnMaxPanel;
+  for (int64_t n0 = c0; n0 < c1; n0 += width) f(n0, std::min(c1, n0 + width), n0 / g.part_w);
+}
+
+// Features last: parts of at least kMinPartRows rows (fewer partials to clear and add for small N).
+constexpr int64_t kMinPartRows = 8;
+int64_t row_parts(const LnConfig& c, int64_t N) {
+  return std::min(kMaxPartials, (N * c.segments + kMinPartRows - 1) / kMinPartRows);
+}
+
+// dgain[k] = Σ_p partial[p][0][k], dbias[k] = Σ_p partial[p][1][k], in part order.
+void sum_partials(const LnConfig& c, const float* partial, int64_t parts, float* dgain, float* dbias) {
+  constexpr int64_t kStep = 1024;
+  const int64_t K = c.K;
 #pragma omp parallel for schedule(static) num_threads(c.num_threads)
-  for (int64_t r = 0; r < g.rows; ++r) {
-    const T* xr = x + r * g.Ks;
-    T* yr = y + r * g.Ks;
-    const int64_t goff = (r % g.S) * g.Ks;
-    float sum = 0.0f;
-#pragma omp simd reduction(+ : sum)
-    for (int64_t k = 0; k < g.Ks; ++k) sum += to_float(xr[k]);
-    const float mean = sum / static_cast<float>(g.Ks);
-    float ss = 0.0f;
-#pragma omp simd reduction(+ : ss)
-    for (int64_t k = 0; k < g.Ks; ++k) {
-      const float d = to_float(xr[k]) - mean;
-      ss += d * d;
+  for (int64_t k0 = 0; k0 < K; k0 += kStep) {
+    const int64_t k1 = std::min(K, k0 + kStep);
+    for (int which = 0; which < 2; ++which) {
+      float* out = which == 0 ? dgain : dbias;
+      if (!out) continue;
+      const float* src = partial + which * K;
+      std::copy(src + k0, src + k1, out + k0);
+      for (int64_t p = 1; p < parts; ++p)
+        for (int64_t k = k0; k < k1; ++k) out[k] += src[p * 2 * K + k];
     }
-    const float rstd = 1.0f / std::sqrt(ss / static_cast<float>(g.Ks) + c.epsilon);
-    for (int64_t k = 0; k < g.Ks; ++k) {
-      float z = (to_float(xr[k]) - mean) * rstd;
-      z = z * (a.gain ? a.gain[goff + k] : 1.0f) + (a.bias ? a.bias[goff + k] : 0.0f);
-      yr[k] = from_float<T>(c.relu && z < 0.0f ? 0.0f : z);
-    }
+  }
+}
+
+void fprop_rows(const LnConfig& c, const LnFpropArgs& a, const LnKernelSet& ks) {
+  const int64_t S = c.segments, Ks = c.K / S, rows = a.N * S;
+  const size_t e = dtype_bytes(c.dtype);
+#pragma omp parallel for schedule(static) num_threads(c.num_threads)
+  for (int64_t r = 0; r < rows; ++r) {
+    const int64_t goff = (r % S) * Ks;
+    LnRowArgs ra;
+    ra.x = static_cast<const char*>(a.x) + r * Ks * e;
+    ra.out = static_cast<char*>(a.y) + r * Ks * e;
+    ra.gain = a.gain ? a.gain + goff : nullptr;
+    ra.bias = a.bias ? a.bias + goff : nullptr;
+    ra.n = Ks;
+    ra.relu = c.relu != 0;
+    ra.epsilon = c.epsilon;
+    ks.fprop_row(ra);
     if (a.mean) {
-      a.mean[ln_stat_index(r, g.S, g.N)] = mean;
-      a.rstd[ln_stat_index(r, g.S, g.N)] = rstd;
+      a.mean[ln_stat_index(r, S, a.N)] = ra.mean;
+      a.rstd[ln_stat_index(r, S, a.N)] = ra.rstd;
     }
   }
 }
 
-// Upstream gradient after the fused ReLU: dy·[z > 0].
-inline float masked_dy(const LnConfig& c, float dy, float xhat, float gain, float bias) {
-  return c.relu && !(xhat * gain + bias > 0.0f) ? 0.0f : dy;
-}
-
-template <typename T>
-void bprop_rows(const LnConfig& c, const LnBpropArgs& a) {
-  const RowGeom g{a.N * c.segments, c.K / c.segments, c.segments, a.N};
+void bprop_rows(const LnConfig& c, const LnBpropArgs& a, const LnKernelSet& ks) {
+  const int64_t S = c.segments, Ks = c.K / S, rows = a.N * S, K = c.K;
+  const size_t e = dtype_bytes(c.dtype);
   const bool params = a.dgain || a.dbias;
-  float* partial = static_cast<float*>(a.workspace);  // [thread][2][K]
-  const int threads = c.num_threads;
-  if (params) std::fill(partial, partial + static_cast<size_t>(threads) * 2 * c.K, 0.0f);
-  // One fixed contiguous block of rows per partition (as many partitions as plan threads): the
-  // partial sums do not depend on how OpenMP schedules them.
-  const int64_t per = (g.rows + threads - 1) / threads;
-#pragma omp parallel for schedule(static, 1) num_threads(threads)
-  for (int t = 0; t < threads; ++t) {
-    float* pg = params ? partial + static_cast<size_t>(t) * 2 * c.K : nullptr;
-    float* pb = params ? pg + c.K : nullptr;
-    const int64_t r0 = std::min(g.rows, t * per), r1 = std::min(g.rows, r0 + per);
-    for (int64_t r = r0; r < r1; ++r) {
-      const T* xr = static_cast<const T*>(a.x) + r * g.Ks;
-      const T* dyr = static_cast<const T*>(a.dy) + r * g.Ks;
-      T* dxr = static_cast<T*>(a.dx) + r * g.Ks;
-      const int64_t goff = (r % g.S) * g.Ks;
-      const int64_t si = ln_stat_index(r, g.S, g.N);
-      const float mean = a.mean[si], rstd = a.rstd[si];
-      float su = 0.0f, sux = 0.0f;
-      for (int64_t k = 0; k < g.Ks; ++k) {
-        const float gain = a.gain ? a.gain[goff + k] : 1.0f;
-        const float bias = a.bias ? a.bias[goff + k] : 0.0f;
-        const float xhat = (to_float(xr[k]) - mean) * rstd;
-        const float dy = masked_dy(c, to_float(dyr[k]), xhat, gain, bias);
-        const float u = dy * gain;
-        su += u;
-        sux += u * xhat;
-        if (params) {
-          pg[goff + k] += dy * xhat;
-          pb[goff + k] += dy;
-        }
-      }
-      const float inv = 1.0f / static_cast<float>(g.Ks);
-      su *= inv;
-      sux *= inv;
-      for (int64_t k = 0; k < g.Ks; ++k) {
-        const float gain = a.gain ? a.gain[goff + k] : 1.0f;
-        const float bias = a.bias ? a.bias[goff + k] : 0.0f;
-        const float xhat = (to_float(xr[k]) - mean) * rstd;
-        const float u = masked_dy(c, to_float(dyr[k]), xhat, gain, bias) * gain;
-        dxr[k] = from_float<T>(rstd * (u - su - xhat * sux));
-      }
+  const int64_t parts = row_parts(c, a.N);
+  float* partial = static_cast<float*>(a.workspace);  // [part][2][K]
+#pragma omp parallel for schedule(static) num_threads(c.num_threads)
+  for (int64_t p = 0; p < parts; ++p) {
+    float* pg = params ? partial + p * 2 * K : nullptr;
+    if (params) std::fill(pg, pg + 2 * K, 0.0f);
+    for (int64_t r = part_begin(p, rows, parts); r < part_begin(p + 1, rows, parts); ++r) {
+      const int64_t goff = (r % S) * Ks, si = ln_stat_index(r, S, a.N);
+      LnRowArgs ra;
+      ra.x = static_cast<const char*>(a.x) + r * Ks * e;
+      ra.dy = static_cast<const char*>(a.dy) + r * Ks * e;
+      ra.out = static_cast<char*>(a.dx) + r * Ks * e;
+      ra.gain = a.gain ? a.gain + goff : nullptr;
+      ra.bias = a.bias ? a.bias + goff : nullptr;
+      ra.pg = params ? pg + goff : nullptr;
+      ra.pb = params ? pg + K + goff : nullptr;
+      ra.n = Ks;
+      ra.relu = c.relu != 0;
+      ra.mean = a.mean[si];
+      ra.rstd = a.rstd[si];
+      ks.bprop_row(ra);
     }
   }
-  if (!params) return;
-#pragma omp parallel for schedule(static) num_threads(threads)
-  for (int64_t k = 0; k < c.K; ++k) {
-    float sg = 0.0f, sb = 0.0f;
-    for (int t = 0; t < threads; ++t) {
-      sg += partial[static_cast<size_t>(t) * 2 * c.K + k];
-      sb += partial[static_cast<size_t>(t) * 2 * c.K + c.K + k];
-    }
-    if (a.dgain) a.dgain[k] = sg;
-    if (a.dbias) a.dbias[k] = sb;
+  if (params) sum_partials(c, partial, parts, a.dgain, a.dbias);
+}
+
+// Features first: segment s is a (Ks, N) block at offset s·Ks·N; task = (segment, group of parts).
+void fprop_cols(const LnConfig& c, const LnFpropArgs& a, const LnKernelSet& ks) {
+  const ColGeom g = col_geom(c, a.N);
+  const size_t e = dtype_bytes(c.dtype);
+#pragma omp parallel for schedule(static) num_threads(c.num_threads)
+  for (int64_t task = 0; task < g.S * g.groups; ++task) {
+    const int64_t s = task / g.groups;
+    LnPanelArgs pa;
+    pa.x = static_cast<const char*>(a.x) + static_cast<size_t>(s * g.Ks * g.N) * e;
+    pa.out = static_cast<char*>(a.y) + static_cast<size_t>(s * g.Ks * g.N) * e;
+    pa.ld = g.N;
+    pa.rows = g.Ks;
+    pa.gain = a.gain ? a.gain + s * g.Ks : nullptr;
+    pa.bias = a.bias ? a.bias + s * g.Ks : nullptr;
+    pa.mean_out = a.mean ? a.mean + s * g.N : nullptr;
+    pa.rstd_out = a.rstd ? a.rstd + s * g.N : nullptr;
+    pa.relu = c.relu != 0;
+    pa.epsilon = c.epsilon;
+    for_panels(g, task % g.groups, [&](int64_t n0, int64_t n1, int64_t) {
+      pa.n0 = n0;
+      pa.n1 = n1;
+      ks.fprop_panel(pa);
+    });
   }
 }
 
-// Features first: segment s is a (Ks, N) block at offset s·Ks·N.
-template <typename T>
-void fprop_cols(const LnConfig& c, const LnFpropArgs& a) {
-  const int64_t S = c.segments, Ks = c.K / S, N = a.N;
-  const int64_t blocks = (N + kColBlock - 1) / kColBlock;
+void bprop_cols(const LnConfig& c, const LnBpropArgs& a, const LnKernelSet& ks) {
+  const ColGeom g = col_geom(c, a.N);
+  const size_t e = dtype_bytes(c.dtype);
+  const int64_t K = c.K;
+  const bool params = a.dgain || a.dbias;
+  float* partial = static_cast<float*>(a.workspace);  // [part][2][K]
 #pragma omp parallel for schedule(static) num_threads(c.num_threads)
-  for (int64_t task = 0; task < S * blocks; ++task) {
-    const int64_t s = task / blocks, n0 = (task % blocks) * kColBlock, n1 = std::min(N, n0 + kColBlock);
-    const T* x = static_cast<const T*>(a.x) + s * Ks * N;
-    T* y = static_cast<T*>(a.y) + s * Ks * N;
-    float shift[kColBlock], s1[kColBlock] = {}, s2[kColBlock] = {}, mean[kColBlock], rstd[kColBlock];
-    // Shifted sums (shift = first row) keep E[x²]-E[x]² accurate when |mean| >> std.
-    for (int64_t n = n0; n < n1; ++n) shift[n - n0] = to_float(x[n]);
-    for (int64_t k = 0; k < Ks; ++k)
-      for (int64_t n = n0; n < n1; ++n) {
-        const float d = to_float(x[k * N + n]) - shift[n - n0];
-        s1[n - n0] += d;
-        s2[n - n0] += d * d;
-      }
-    for (int64_t j = 0; j < n1 - n0; ++j) {
-      const float m = s1[j] / static_cast<float>(Ks);
-      const float var = std::max(s2[j] / static_cast<float>(Ks) - m * m, 0.0f);
-      mean[j] = shift[j] + m;
-      rstd[j] = 1.0f / std::sqrt(var + c.epsilon);
-      if (a.mean) {
-        a.mean[s * N + n0 + j] = mean[j];
-        a.rstd[s * N + n0 + j] = rstd[j];
+  for (int64_t task = 0; task < g.S * g.groups; ++task) {
+    const int64_t s = task / g.groups;
+    const size_t base = static_cast<size_t>(s * g.Ks * g.N) * e;
+    LnPanelArgs pa;
+    pa.x = static_cast<const char*>(a.x) + base;
+    pa.dy = static_cast<const char*>(a.dy) + base;
+    pa.out = static_cast<char*>(a.dx) + base;
+    pa.ld = g.N;
+    pa.rows = g.Ks;
+    pa.gain = a.gain ? a.gain + s * g.Ks : nullptr;
+    pa.bias = a.bias ? a.bias + s * g.Ks : nullptr;
+    pa.mean = a.mean + s * g.N;
+    pa.rstd = a.rstd + s * g.N;
+    pa.relu = c.relu != 0;
+    pa.part_w = g.part_w;
+    pa.part_stride = 2 * K;
+    if (params) {
+      const int64_t p0 = (task % g.groups) * g.group, p1 = std::min(g.parts, p0 + g.group);
+      for (int64_t p = p0; p < p1; ++p) {
+        std::fill_n(partial + p * 2 * K + s * g.Ks, g.Ks, 0.0f);
+        std::fill_n(partial + p * 2 * K + K + s * g.Ks, g.Ks, 0.0f);
       }
     }
-    for (int64_t k = 0; k < Ks; ++k) {
-      const float gain = a.gain ? a.gain[s * Ks + k] : 1.0f;
-      const float bias = a.bias ? a.bias[s * Ks + k] : 0.0f;
-      for (int64_t n = n0; n < n1; ++n) {
-        const float z = (to_float(x[k * N + n]) - mean[n - n0]) * rstd[n - n0] * gain + bias;
-        y[k * N + n] = from_float<T>(c.relu && z < 0.0f ? 0.0f : z);
+    for_panels(g, task % g.groups, [&](int64_t n0, int64_t n1, int64_t part) {
+      pa.n0 = n0;
+      pa.n1 = n1;
+      if (params) {
+        pa.pg = partial + part * 2 * K + s * g.Ks;
+        pa.pb = pa.pg + K;
       }
-    }
+      ks.bprop_panel(pa);
+    });
   }
-}
-
-template <typename T>
-void bprop_cols(const LnConfig& c, const LnBpropArgs& a) {
-  const int64_t S = c.segments, Ks = c.K / S, N = a.N;
-  const int64_t blocks = (N + kColBlock - 1) / kColBlock;
-#pragma omp parallel for schedule(static) num_threads(c.num_threads)
-  for (int64_t task = 0; task < S * blocks; ++task) {
-    const int64_t s = task / blocks, n0 = (task % blocks) * kColBlock, n1 = std::min(N, n0 + kColBlock);
-    const int64_t base = s * Ks * N;
-    const T* x = static_cast<const T*>(a.x) + base;
-    const T* dy = static_cast<const T*>(a.dy) + base;
-    T* dx = static_cast<T*>(a.dx) + base;
-    float su[kColBlock] = {}, sux[kColBlock] = {};
-    for (int pass = 0; pass < 2; ++pass)
-      for (int64_t k = 0; k < Ks; ++k) {
-        const float gain = a.gain ? a.gain[s * Ks + k] : 1.0f;
-        const float bias = a.bias ? a.bias[s * Ks + k] : 0.0f;
-        for (int64_t n = n0; n < n1; ++n) {
-          const float mean = a.mean[s * N + n], rstd = a.rstd[s * N + n];
-          const float xhat = (to_float(x[k * N + n]) - mean) * rstd;
-          const float u = masked_dy(c, to_float(dy[k * N + n]), xhat, gain, bias) * gain;
-          if (pass == 0) {
-            su[n - n0] += u;
-            sux[n - n0] += u * xhat;
-          } else {
-            const float inv = 1.0f / static_cast<float>(Ks);
-            dx[k * N + n] = from_float<T>(rstd * (u - su[n - n0] * inv - xhat * sux[n - n0] * inv));
-          }
-        }
-      }
-  }
-  if (!a.dgain && !a.dbias) return;
-  // Each feature is one row of N samples: sum it in order.
-#pragma omp parallel for schedule(static) num_threads(c.num_threads)
-  for (int64_t kk = 0; kk < c.K; ++kk) {
-    const int64_t s = kk / Ks;
-    const T* x = static_cast<const T*>(a.x) + kk * N;
-    const T* dy = static_cast<const T*>(a.dy) + kk * N;
-    const float gain = a.gain ? a.gain[kk] : 1.0f;
-    const float bias = a.bias ? a.bias[kk] : 0.0f;
-    float sg = 0.0f, sb = 0.0f;
-    for (int64_t n = 0; n < N; ++n) {
-      const float xhat = (to_float(x[n]) - a.mean[s * N + n]) * a.rstd[s * N + n];
-      const float d = masked_dy(c, to_float(dy[n]), xhat, gain, bias);
-      sg += d * xhat;
-      sb += d;
-    }
-    if (a.dgain) a.dgain[kk] = sg;
-    if (a.dbias) a.dbias[kk] = sb;
-  }
+  if (params) sum_partials(c, partial, g.parts, a.dgain, a.dbias);
 }
 
 }  // namespace
 
-size_t CpuOps::layernorm_workspace(const LnConfig& c, int64_t, bool bprop) const {
-  // Features last: per-thread dgain/dbias partials.
-  return bprop && c.feature_axis == 1 ? static_cast<size_t>(c.num_threads) * 2 * static_cast<size_t>(c.K) * 4 : 0;
+size_t CpuOps::layernorm_workspace(const LnConfig& c, int64_t N, bool bprop) const {
+  if (!bprop || N == 0) return 0;
+  const int64_t parts = c.feature_axis == 1 ? row_parts(c, N) : col_geom(c, N).parts;
+  return static_cast<size_t>(parts) * 2 * static_cast<size_t>(c.K) * sizeof(float);
 }
 
 void CpuOps::layernorm_fprop(const LnConfig& c, const LnFpropArgs& a) const {
-  dispatch_dtype(c.dtype, [&](auto tag) {
-    using T = decltype(tag);
-    if (c.feature_axis == 1)
-      fprop_rows<T>(c, a);
-    else
-      fprop_cols<T>(c, a);
-  });
+  const LnKernelSet& ks = ln_kernels(c.dtype);
+  if (c.feature_axis == 1)
+    fprop_rows(c, a, ks);
+  else
+    fprop_cols(c, a, ks);
 }
 
 void CpuOps::layernorm_bprop(const LnConfig& c, const LnBpropArgs& a) const {
@@ -233,13 +231,11 @@ void CpuOps::layernorm_bprop(const LnConfig& c, const LnBpropArgs& a) const {
     if (a.dbias) std::fill(a.dbias, a.dbias + c.K, 0.0f);
     return;
   }
-  dispatch_dtype(c.dtype, [&](auto tag) {
-    using T = decltype(tag);
-    if (c.feature_axis == 1)
-      bprop_rows<T>(c, a);
-    else
-      bprop_cols<T>(c, a);
-  });
+  const LnKernelSet& ks = ln_kernels(c.dtype);
+  if (c.feature_axis == 1)
+    bprop_rows(c, a, ks);
+  else
+    bprop_cols(c, a, ks);
 }
 
 }  // namespace bs::ops

@@ -151,6 +151,49 @@ TEST_P(LayerNorm, FeaturesFirst) {
   run_case({0, 2, 1, 129, 6, true, true});
 }
 
+// CPU: every output, dgain/dbias included, is bitwise the same whatever the plan's thread count
+// (the dgain/dbias partition depends on the shape only). Shapes with vector tails, several
+// features-first column parts and segments.
+TEST_P(LayerNorm, CpuResultsIndependentOfThreadCount) {
+  if (be() != BS_BACKEND_CPU) GTEST_SKIP() << "the thread count is a CPU plan parameter";
+  for (const LnCase& c : {LnCase{1, 2, 1, 301, 200, true, true}, LnCase{0, 2, 1, 301, 200, true, true},
+                          LnCase{0, 1, 0, 1000, 24, false, true}}) {
+    SCOPED_TRACE(::testing::Message() << "axis " << c.axis << " N " << c.N << " K " << c.K);
+    const size_t n = static_cast<size_t>(c.N * c.K), ns = static_cast<size_t>(c.N * c.segments);
+    auto bx = in(rnd(n, 2.0, 4.0)), bdy = in(rnd(n)), bg = in_f32(rnd_f32(c.K, 0.5, 1.5)), bb = in_f32(rnd_f32(c.K));
+    const float* gp = c.gain ? bg->f32() : nullptr;
+    const float* bp = c.bias ? bb->f32() : nullptr;
+    std::vector<std::vector<uint8_t>> first;
+    for (int32_t threads : {1, 2, 3}) {
+      layernorm_params_t p;
+      BS_OK(LAYERNORM_PARAMS_INIT(&p));
+      p.dtype = dt();
+      p.feature_axis = c.axis;
+      p.segments = c.segments;
+      p.K = c.K;
+      p.relu = c.relu;
+      p.num_threads = threads;
+      layernorm_plan_t plan = nullptr;
+      BS_OK(layernorm_create(&plan, &p));
+      size_t wf = 0, wb = 0;
+      BS_OK(layernorm_get_workspace_size(plan, LAYERNORM_OP_FPROP, c.N, &wf));
+      BS_OK(layernorm_get_workspace_size(plan, LAYERNORM_OP_BPROP, c.N, &wb));
+      Buf ws(be(), std::max(wf, wb));
+      auto by = out(n), bdx = out(n), bm = out_f32(ns), brs = out_f32(ns), bdg = out_f32(c.K), bdb = out_f32(c.K);
+      BS_OK(layernorm_fprop(plan, c.N, bx->ptr(), gp, bp, by->ptr(), bm->f32(), brs->f32(), ws.ptr(), wf, nullptr));
+      BS_OK(layernorm_bprop(plan, c.N, bdy->ptr(), bx->ptr(), gp, bp, bm->f32(), brs->f32(), bdx->ptr(), bdg->f32(),
+                            bdb->f32(), ws.ptr(), wb, nullptr));
+      BS_OK(layernorm_destroy(plan));
+      const std::vector<std::vector<uint8_t>> got{by->download(), bm->download(), brs->download(),
+                                                  bdx->download(), bdg->download(), bdb->download()};
+      if (first.empty())
+        first = got;
+      else
+        for (size_t i = 0; i < got.size(); ++i) EXPECT_EQ(got[i], first[i]) << "output " << i << ", " << threads << " threads";
+    }
+  }
+}
+
 TEST_P(LayerNorm, ZeroBatchAndNonDeterministicMode) {
   const LnCase c{1, 1, 0, 0, 64, true, true};
   layernorm_plan_t plan = make(c);

@@ -1,0 +1,102 @@
+// Layer-norm kernels for AVX2 + FMA + F16C (x86-64), used only when the CPU has all three
+// (cpu_isa.hpp). The kernels are compiled for that ISA with a target pragma around the kernel code
+// alone: every header is included before the pragma, so no inline function or template shared with
+// other files (std::, core/dtype.hpp) is emitted with AVX2 instructions under a name the linker
+// could pick for the portable path; the kernel code itself has internal linkage.
+//
+// 8 fp32 lanes per vector. bf16 -> fp32 is a 16-bit shift; fp32 -> bf16 rounds to nearest even with
+// integer ops (the same bits as bs::to_bf16, NaN included); fp16 uses the F16C conversions (round
+// to nearest even, as bs::to_half).
+#include "cpu/layernorm_kernels.hpp"
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+
+#include <algorithm>
+#include <array>
+#include <cmath>
+#include <type_traits>
+
+#include "core/dtype.hpp"
+
+#if defined(__clang__)
+#pragma clang attribute push(__attribute__((target("avx2,fma,f16c"))), apply_to = function)
+#else
+#pragma GCC push_options
+#pragma GCC target("avx2,fma,f16c")
+#endif
+
+namespace bs::ops {
+namespace {
+
+struct V {
+  static constexpr int64_t kLanes = 8;
+  __m256 v;
+};
+
+inline V zero(V) { return {_mm256_setzero_ps()}; }
+inline V splat(V, float f) { return {_mm256_set1_ps(f)}; }
+inline V operator+(V a, V b) { return {_mm256_add_ps(a.v, b.v)}; }
+inline V operator-(V a, V b) { return {_mm256_sub_ps(a.v, b.v)}; }
+inline V operator*(V a, V b) { return {_mm256_mul_ps(a.v, b.v)}; }
+inline V madd(V a, V b, V c) { return {_mm256_fmadd_ps(a.v, b.v, c.v)}; }
+inline V relu(V z) { return {_mm256_andnot_ps(_mm256_cmp_ps(z.v, _mm256_setzero_ps(), _CMP_LT_OQ), z.v)}; }
+inline V keep_pos(V v, V z) { return {_mm256_and_ps(_mm256_cmp_ps(z.v, _mm256_setzero_ps(), _CMP_GT_OQ), v.v)}; }
+inline float hsum(V a) {
+  __m128 s = _mm_add_ps(_mm256_castps256_ps128(a.v), _mm256_extractf128_ps(a.v, 1));
+  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+  s = _mm_add_ss(s, _mm_movehdup_ps(s));
+  return _mm_cvtss_f32(s);
+}
+
+inline __m128i ld8x16(const void* p) { return _mm_loadu_si128(static_cast<const __m128i*>(p)); }
+inline void st8x16(void* p, __m128i v) { _mm_storeu_si128(static_cast<__m128i*>(p), v); }
+
+inline V ld(V, const float* p) { return {_mm256_loadu_ps(p)}; }
+inline V ld(V, const bf16_t* p) {
+  return {_mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(ld8x16(p)), 16))};
+}
+inline V ld(V, const half_t* p) { return {_mm256_cvtph_ps(ld8x16(p))}; }
+
+inline void st(float* p, V a) { _mm256_storeu_ps(p, a.v); }
+inline void st(bf16_t* p, V a) {
+  const __m256i u = _mm256_castps_si256(a.v);
+  const __m256i hi = _mm256_srli_epi32(u, 16);
+  const __m256i bias = _mm256_add_epi32(_mm256_set1_epi32(0x7fff), _mm256_and_si256(hi, _mm256_set1_epi32(1)));
+  const __m256i rounded = _mm256_srli_epi32(_mm256_add_epi32(u, bias), 16);
+  const __m256i quiet_nan = _mm256_or_si256(hi, _mm256_set1_epi32(0x40));
+  const __m256i is_nan = _mm256_castps_si256(_mm256_cmp_ps(a.v, a.v, _CMP_UNORD_Q));
+  const __m256i r = _mm256_blendv_epi8(rounded, quiet_nan, is_nan);
+  // Every lane is <= 0xffff, so the unsigned saturation of the pack never clips.
+  st8x16(p, _mm_packus_epi32(_mm256_castsi256_si128(r), _mm256_extracti128_si256(r, 1)));
+}
+inline void st(half_t* p, V a) { st8x16(p, _mm256_cvtps_ph(a.v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC)); }
+
+}  // namespace
+}  // namespace bs::ops
+
+#include "cpu/layernorm_kernels_impl.hpp"
+
+#if defined(__clang__)
+#pragma clang attribute pop
+#else
+#pragma GCC pop_options
+#endif
+
+namespace bs::ops {
+
+const LnKernelSet* ln_kernels_avx2(int32_t dtype) {
+  static constexpr LnKernelSet f32 = kernel_set<V, float>("avx2"), f16 = kernel_set<V, half_t>("avx2"),
+                               b16 = kernel_set<V, bf16_t>("avx2");
+  return dtype == BS_DTYPE_F16 ? &f16 : dtype == BS_DTYPE_BF16 ? &b16 : &f32;
+}
+
+}  // namespace bs::ops
+
+#else
+
+namespace bs::ops {
+const LnKernelSet* ln_kernels_avx2(int32_t) { return nullptr; }
+}  // namespace bs::ops
+
+#endif
