@@ -33,7 +33,8 @@ __global__ void __launch_bounds__(kMapThreads) channel_fwd_kernel(ChannelArgs a,
   const Ix stride = static_cast<Ix>(gridDim.x) * kMapThreads * 8;
   for (Ix i = (static_cast<Ix>(blockIdx.x) * kMapThreads + threadIdx.x) * 8; i < n; i += stride) {
     float x[8], y[8];
-    load8_clip<T>(a.x, i, n, vec, x);
+    Raw8<T> rx;
+    raw8_clip<T>(a.x, i, n, vec, rx);  // converted inside the branches below, after the coefficient loads
     with_act(a.act, [&](auto act) {
       if (vec_coef) {
         const Ix c0 = i % C;
@@ -42,6 +43,7 @@ __global__ void __launch_bounds__(kMapThreads) channel_fwd_kernel(ChannelArgs a,
         vec8(a.b, c0, 0.0f, b);
         vec8(a.mean, c0, 0.0f, m);
         vec8(a.var, c0, 0.0f, v);
+        unpack8(rx, x);
         for (int j = 0; j < 8; ++j) {
           const Coef k = channel_coef_of(a, s[j], b[j], m[j], v[j]);
           y[j] = act_fwd(act.value, k.scale * (x[j] + k.pre) + k.post);
@@ -50,6 +52,7 @@ __global__ void __launch_bounds__(kMapThreads) channel_fwd_kernel(ChannelArgs a,
         const Ix r = i / I;
         Ix q = i - r * I, c = r % C;
         Coef k{};
+        unpack8(rx, x);
         for (int j = 0; j < 8; ++j) {
           if (j == 0 || q == 0) k = channel_coef(a, c, a.mean ? a.mean[c] : 0.0f, a.var ? a.var[c] : 0.0f);
           y[j] = act_fwd(act.value, k.scale * (x[j] + k.pre) + k.post);
@@ -137,53 +140,84 @@ struct ChannelBwd {
 };
 
 // ---- LSTM ---------------------------------------------------------------------------------------
-// One thread per 8 features of one sample: 5 (forward) or 7 (backward) 16-byte pack loads in flight.
+// One thread per 8 features of R consecutive samples (same columns, so the fp32 bias is read once
+// for all R): 5R (forward) or 7R (backward) 16-byte pack loads are issued before any math. R = 2 for
+// the 16-bit forward: with R = 1 a thread had 80 bytes in flight and 3 CTAs fit an SM (~61 KB per
+// SM, under the ~64 KB that ~1 µs of DRAM latency needs at 2.9 TB/s / 132 SMs, and nothing in flight
+// while a CTA does its 64 MUFU ops per thread); fp32 rows already carry twice the bytes.
+// Forward and backward are separate instantiations, so the forward's registers are its own.
 // Index math in `I` (uint32_t when every index fits: 64-bit division is ~70 instructions per pack);
 // the bias is read as float4 pairs when `vec` (K % 8 == 0, every pointer 16-byte aligned).
 // bf16 results: tanh through the hardware approximation (tanh_out in ops/ew_math.hpp).
-template <typename T, typename I>
-__global__ void __launch_bounds__(kMapThreads) lstm_kernel(LstmArgs a, bool bprop, bool vec) {
+template <typename T, bool kBprop>
+constexpr int kLstmRows = 1;
+
+template <typename T, typename I, bool kBprop>
+__global__ void __launch_bounds__(kMapThreads) lstm_kernel(LstmArgs a, bool vec) {
   constexpr bool kBf16 = std::is_same_v<T, bf16_t>;
-  const I K = static_cast<I>(a.K), ppr = (K + 7) / 8, total = static_cast<I>(a.N) * ppr;
+  constexpr int R = kLstmRows<T, kBprop>;
+  const I K = static_cast<I>(a.K), N = static_cast<I>(a.N), ppr = (K + 7) / 8;
+  const I total = (N + R - 1) / R * ppr;
   const I stride = static_cast<I>(gridDim.x) * kMapThreads;
   for (I p = static_cast<I>(blockIdx.x) * kMapThreads + threadIdx.x; p < total; p += stride) {
-    const I n = p / ppr, k0 = (p - n * ppr) * 8, row = n * K, hrow = n * 4 * K;
-    float c[8], g[4][8];
-    load8_clip<T>(a.c, row + k0, row + K, vec, c);
+    const I grp = p / ppr, k0 = (p - grp * ppr) * 8;
+    Raw8<T> rc[R], rg[R][4];
+    bool live[R];
+    for (int r = 0; r < R; ++r) {  // every load first (raw8_clip), conversions after
+      const I n = grp * R + r;
+      live[r] = r == 0 || n < N;
+      if (!live[r]) continue;
+      raw8_clip<T>(a.c, n * K + k0, n * K + K, vec, rc[r]);
+      for (int j = 0; j < 4; ++j) raw8_clip<T>(a.h, (n * 4 + j) * K + k0, (n * 4 + j) * K + K, vec, rg[r][j]);
+    }
+    float c[R][8], g[R][4][8];
     for (int j = 0; j < 4; ++j) {
-      load8_clip<T>(a.h, hrow + j * K + k0, hrow + j * K + K, vec, g[j]);
-      if (!a.bias) continue;
-      float b[8];
-      load8_clip<float>(a.bias, j * K + k0, j * K + K, vec, b);
-      for (int e = 0; e < 8; ++e) g[j][e] += b[e];
+      float b[8] = {};
+      if (a.bias) load8_clip<float>(a.bias, j * K + k0, j * K + K, vec, b);
+      for (int r = 0; r < R; ++r) {
+        if (!live[r]) continue;
+        unpack8(rg[r][j], g[r][j]);
+        for (int e = 0; e < 8; ++e) g[r][j][e] += b[e];
+      }
     }
-    if (!bprop) {
-      float cn[8], hn[8];
-      for (int e = 0; e < 8; ++e) lstm_fwd<kBf16>(c[e], g[0][e], g[1][e], g[2][e] + a.forget_bias, g[3][e], cn[e], hn[e]);
-      store8_clip<T>(a.c_next, row + k0, row + K, vec, cn);
-      store8_clip<T>(a.h_next, row + k0, row + K, vec, hn);
-      continue;
+    for (int r = 0; r < R; ++r)
+      if (live[r]) unpack8(rc[r], c[r]);
+    for (int r = 0; r < R; ++r) {
+      if (!live[r]) continue;
+      const I n = grp * R + r, row = n * K, hrow = n * 4 * K;
+      if constexpr (!kBprop) {
+        float cn[8], hn[8];
+        for (int e = 0; e < 8; ++e)
+          lstm_fwd<kBf16>(c[r][e], g[r][0][e], g[r][1][e], g[r][2][e] + a.forget_bias, g[r][3][e], cn[e], hn[e]);
+        store8_clip<T>(a.c_next, row + k0, row + K, vec, cn);
+        store8_clip<T>(a.h_next, row + k0, row + K, vec, hn);
+      } else {
+        float dcn[8] = {}, dhn[8] = {}, dc[8], d[4][8];
+        Raw8<T> rdc{}, rdh{};  // zero bits = 0.0 in every dtype
+        if (a.dc_next) raw8_clip<T>(a.dc_next, row + k0, row + K, vec, rdc);
+        if (a.dh_next) raw8_clip<T>(a.dh_next, row + k0, row + K, vec, rdh);
+        unpack8(rdc, dcn);
+        unpack8(rdh, dhn);
+        for (int e = 0; e < 8; ++e)
+          lstm_bwd<kBf16>(c[r][e], g[r][0][e], g[r][1][e], g[r][2][e] + a.forget_bias, g[r][3][e], dcn[e], dhn[e],
+                          dc[e], d[0][e], d[1][e], d[2][e], d[3][e]);
+        store8_clip<T>(a.dc, row + k0, row + K, vec, dc);
+        for (int j = 0; j < 4; ++j) store8_clip<T>(a.dh, hrow + j * K + k0, hrow + j * K + K, vec, d[j]);
+      }
     }
-    float dcn[8] = {}, dhn[8] = {}, dc[8], d[4][8];
-    if (a.dc_next) load8_clip<T>(a.dc_next, row + k0, row + K, vec, dcn);
-    if (a.dh_next) load8_clip<T>(a.dh_next, row + k0, row + K, vec, dhn);
-    for (int e = 0; e < 8; ++e)
-      lstm_bwd<kBf16>(c[e], g[0][e], g[1][e], g[2][e] + a.forget_bias, g[3][e], dcn[e], dhn[e], dc[e], d[0][e], d[1][e],
-               d[2][e], d[3][e]);
-    store8_clip<T>(a.dc, row + k0, row + K, vec, dc);
-    for (int j = 0; j < 4; ++j) store8_clip<T>(a.dh, hrow + j * K + k0, hrow + j * K + K, vec, d[j]);
   }
 }
 
-template <typename T>
-void launch_lstm(const LstmArgs& a, bool bprop, bool vec) {
-  const int64_t packs = a.N * ((a.K + 7) / 8);
-  const unsigned grid = grid_for(packs, kMapThreads);
+template <typename T, bool kBprop>
+void launch_lstm(const LstmArgs& a, bool vec) {
+  constexpr int R = kLstmRows<T, kBprop>;
+  const int64_t threads = (a.N + R - 1) / R * ((a.K + 7) / 8);
+  const unsigned grid = grid_for(threads, kMapThreads);
   // 32-bit indices when the largest index (h: N·4K, plus a grid stride of overshoot) fits.
-  if (a.N * 4 * a.K + static_cast<int64_t>(grid) * kMapThreads * 8 < (int64_t{1} << 32))
-    lstm_kernel<T, uint32_t><<<grid, kMapThreads, 0, as_stream(a.stream)>>>(a, bprop, vec);
+  if (a.N * 4 * a.K + static_cast<int64_t>(grid) * kMapThreads * 8 * R < (int64_t{1} << 32))
+    lstm_kernel<T, uint32_t, kBprop><<<grid, kMapThreads, 0, as_stream(a.stream)>>>(a, vec);
   else
-    lstm_kernel<T, int64_t><<<grid, kMapThreads, 0, as_stream(a.stream)>>>(a, bprop, vec);
+    lstm_kernel<T, int64_t, kBprop><<<grid, kMapThreads, 0, as_stream(a.stream)>>>(a, vec);
 }
 
 // Column sums of a typed (O, C) matrix into fp32 (LSTM dbias over the stored dh).
@@ -266,7 +300,7 @@ void CudaOps::channel(const ChannelArgs& a) const {
 void CudaOps::lstm_fprop(const LstmArgs& a) const {
   const bool vec = a.K % 8 == 0 && aligned16(a.c) && aligned16(a.h) && aligned16(a.c_next) && aligned16(a.h_next) &&
                    (!a.bias || aligned16(a.bias));
-  dispatch_dtype(a.dtype, [&](auto tag) { launch_lstm<decltype(tag)>(a, false, vec); });
+  dispatch_dtype(a.dtype, [&](auto tag) { launch_lstm<decltype(tag), false>(a, vec); });
   check_launch("bs_lstm_gates_fprop kernel");
 }
 
@@ -277,7 +311,7 @@ void CudaOps::lstm_bprop(const LstmArgs& a) const {
   dispatch_dtype(a.dtype, [&](auto tag) {
     using T = decltype(tag);
     if (a.N > 0) {
-      launch_lstm<T>(a, true, vec);
+      launch_lstm<T, true>(a, vec);
       check_launch("bs_lstm_gates_bprop kernel");
     }
     if (a.dbias) launch_channel_reduce(ColumnSum<T>{a.dh, a.dbias}, a.N, 4 * a.K, 1, a.stream, "LSTM dbias kernel");

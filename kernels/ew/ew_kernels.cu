@@ -142,8 +142,8 @@ __global__ void __launch_bounds__(kMapThreads) dropout_kernel(DropoutArgs a, boo
   for (int64_t p = static_cast<int64_t>(blockIdx.x) * kMapThreads + threadIdx.x; p - lane < packs; p += stride) {
     const bool active = p < packs;
     const int64_t i = p * 8;
-    float v[8];
-    if (a.x && active) load8_clip<T>(a.x, i, a.n, vec, v);
+    Raw8<T> rx{};
+    if (a.x && active) raw8_clip<T>(a.x, i, a.n, vec, rx);  // unpacked after Philox (see above)
     uint32_t bits8 = 0;
     if (a.mask_in) {
       if (active) bits8 = (a.mask_in[p / 4] >> (8 * byte)) & 0xffu;
@@ -157,6 +157,8 @@ __global__ void __launch_bounds__(kMapThreads) dropout_kernel(DropoutArgs a, boo
       }
     }
     if (!a.x || !active) continue;
+    float v[8];
+    unpack8(rx, v);
     for (int j = 0; j < 8; ++j) v[j] = (bits8 >> j) & 1u ? v[j] * a.scale : 0.0f;
     store8_clip<T>(a.y, i, a.n, vec, v);
   }

@@ -134,6 +134,46 @@ __device__ __forceinline__ void load8_clip(const void* base, int64_t i, int64_t 
   }
 }
 
+// The same in two phases: raw8_clip only loads the stored bits, unpack8 converts them. A kernel
+// with several loads issues every raw8_clip first and unpacks after: a conversion placed right after
+// a load's vector/scalar branch join waits for that load (~1 µs of DRAM latency) before the next
+// load's branch is reached, so 16-bit loads (which need a conversion, unlike fp32) were serialized.
+template <typename T>
+struct Raw8 {
+  uint32_t w[sizeof(T) * 2];  // 8 elements as stored
+};
+
+template <typename T>
+__device__ __forceinline__ void raw8_clip(const void* base, int64_t i, int64_t end, bool vec, Raw8<T>& r) {
+  constexpr int kW = sizeof(T) * 2;
+  const auto* p = static_cast<const unsigned char*>(base) + i * static_cast<int64_t>(sizeof(T));
+  if (vec && i + 8 <= end) {
+    for (int q = 0; q < kW / 4; ++q) {
+      const uint4 u = reinterpret_cast<const uint4*>(p)[q];
+      r.w[4 * q] = u.x, r.w[4 * q + 1] = u.y, r.w[4 * q + 2] = u.z, r.w[4 * q + 3] = u.w;
+    }
+  } else {
+    for (int j = 0; j < kW; ++j) r.w[j] = 0;
+    for (int j = 0; j < 8; ++j) {
+      if (i + j >= end) break;
+      if constexpr (sizeof(T) == 4)
+        r.w[j] = reinterpret_cast<const uint32_t*>(p)[j];
+      else
+        r.w[j / 2] |= static_cast<uint32_t>(reinterpret_cast<const uint16_t*>(p)[j]) << (16 * (j % 2));
+    }
+  }
+}
+
+template <typename T>
+__device__ __forceinline__ void unpack8(const Raw8<T>& r, float (&v)[8]) {
+  for (int j = 0; j < 8; ++j) {
+    if constexpr (sizeof(T) == 4)
+      v[j] = __uint_as_float(r.w[j]);
+    else
+      v[j] = load_float(T{static_cast<uint16_t>(r.w[j / 2] >> (16 * (j % 2)))});
+  }
+}
+
 template <typename T>
 __device__ __forceinline__ void store8_clip(void* base, int64_t i, int64_t end, bool vec, const float (&v)[8]) {
   if (vec && i + 8 <= end) {
@@ -260,7 +300,9 @@ __global__ void __launch_bounds__(kMapThreads) map_kernel(int64_t n, MapIO io, O
   for (int64_t p = static_cast<int64_t>(blockIdx.x) * kMapThreads + threadIdx.x; p * 8 < n; p += stride) {
     const int64_t i = p * 8;
     float a[NIN][8], r[NOUT][8];
-    for (int k = 0; k < NIN; ++k) load8_clip<TI>(io.in[k], i, n, vec, a[k]);
+    Raw8<TI> raw[NIN];
+    for (int k = 0; k < NIN; ++k) raw8_clip<TI>(io.in[k], i, n, vec, raw[k]);
+    for (int k = 0; k < NIN; ++k) unpack8(raw[k], a[k]);
     op(i, a, r);
     for (int k = 0; k < NOUT; ++k)
       if (io.out[k]) store8_clip<TO>(io.out[k], i, n, vec, r[k]);
