@@ -140,81 +140,58 @@ struct ChannelBwd {
 };
 
 // ---- LSTM ---------------------------------------------------------------------------------------
-// One thread per 8 features of R consecutive samples (same columns, so the fp32 bias is read once
-// for all R): 5R (forward) or 7R (backward) 16-byte pack loads are issued before any math. R = 2 for
-// the 16-bit forward: with R = 1 a thread had 80 bytes in flight and 3 CTAs fit an SM (~61 KB per
-// SM, under the ~64 KB that ~1 µs of DRAM latency needs at 2.9 TB/s / 132 SMs, and nothing in flight
-// while a CTA does its 64 MUFU ops per thread); fp32 rows already carry twice the bytes.
-// Forward and backward are separate instantiations, so the forward's registers are its own.
+// One thread per 8 features of a sample: its 5 (forward) or 7 (backward) 16-byte pack loads are
+// issued before any conversion or math, so they are in flight together. Forward and backward are
+// separate instantiations, so the forward's registers are its own (more CTAs per SM).
 // Index math in `I` (uint32_t when every index fits: 64-bit division is ~70 instructions per pack);
 // the bias is read as float4 pairs when `vec` (K % 8 == 0, every pointer 16-byte aligned).
 // bf16 results: tanh through the hardware approximation (tanh_out in ops/ew_math.hpp).
-template <typename T, bool kBprop>
-constexpr int kLstmRows = 1;
-
 template <typename T, typename I, bool kBprop>
 __global__ void __launch_bounds__(kMapThreads) lstm_kernel(LstmArgs a, bool vec) {
   constexpr bool kBf16 = std::is_same_v<T, bf16_t>;
-  constexpr int R = kLstmRows<T, kBprop>;
   const I K = static_cast<I>(a.K), N = static_cast<I>(a.N), ppr = (K + 7) / 8;
-  const I total = (N + R - 1) / R * ppr;
+  const I total = N * ppr;
   const I stride = static_cast<I>(gridDim.x) * kMapThreads;
   for (I p = static_cast<I>(blockIdx.x) * kMapThreads + threadIdx.x; p < total; p += stride) {
-    const I grp = p / ppr, k0 = (p - grp * ppr) * 8;
-    Raw8<T> rc[R], rg[R][4];
-    bool live[R];
-    for (int r = 0; r < R; ++r) {  // every load first (raw8_clip), conversions after
-      const I n = grp * R + r;
-      live[r] = r == 0 || n < N;
-      if (!live[r]) continue;
-      raw8_clip<T>(a.c, n * K + k0, n * K + K, vec, rc[r]);
-      for (int j = 0; j < 4; ++j) raw8_clip<T>(a.h, (n * 4 + j) * K + k0, (n * 4 + j) * K + K, vec, rg[r][j]);
-    }
-    float c[R][8], g[R][4][8];
+    const I n = p / ppr, k0 = (p - n * ppr) * 8, row = n * K, hrow = n * 4 * K;
+    Raw8<T> rc, rg[4];  // every load first (raw8_clip), conversions after
+    raw8_clip<T>(a.c, row + k0, row + K, vec, rc);
+    for (int j = 0; j < 4; ++j) raw8_clip<T>(a.h, hrow + j * K + k0, hrow + j * K + K, vec, rg[j]);
+    float c[8], g[4][8];
     for (int j = 0; j < 4; ++j) {
       float b[8] = {};
       if (a.bias) load8_clip<float>(a.bias, j * K + k0, j * K + K, vec, b);
-      for (int r = 0; r < R; ++r) {
-        if (!live[r]) continue;
-        unpack8(rg[r][j], g[r][j]);
-        for (int e = 0; e < 8; ++e) g[r][j][e] += b[e];
-      }
+      unpack8(rg[j], g[j]);
+      for (int e = 0; e < 8; ++e) g[j][e] += b[e];
     }
-    for (int r = 0; r < R; ++r)
-      if (live[r]) unpack8(rc[r], c[r]);
-    for (int r = 0; r < R; ++r) {
-      if (!live[r]) continue;
-      const I n = grp * R + r, row = n * K, hrow = n * 4 * K;
-      if constexpr (!kBprop) {
-        float cn[8], hn[8];
-        for (int e = 0; e < 8; ++e)
-          lstm_fwd<kBf16>(c[r][e], g[r][0][e], g[r][1][e], g[r][2][e] + a.forget_bias, g[r][3][e], cn[e], hn[e]);
-        store8_clip<T>(a.c_next, row + k0, row + K, vec, cn);
-        store8_clip<T>(a.h_next, row + k0, row + K, vec, hn);
-      } else {
-        float dcn[8] = {}, dhn[8] = {}, dc[8], d[4][8];
-        Raw8<T> rdc{}, rdh{};  // zero bits = 0.0 in every dtype
-        if (a.dc_next) raw8_clip<T>(a.dc_next, row + k0, row + K, vec, rdc);
-        if (a.dh_next) raw8_clip<T>(a.dh_next, row + k0, row + K, vec, rdh);
-        unpack8(rdc, dcn);
-        unpack8(rdh, dhn);
-        for (int e = 0; e < 8; ++e)
-          lstm_bwd<kBf16>(c[r][e], g[r][0][e], g[r][1][e], g[r][2][e] + a.forget_bias, g[r][3][e], dcn[e], dhn[e],
-                          dc[e], d[0][e], d[1][e], d[2][e], d[3][e]);
-        store8_clip<T>(a.dc, row + k0, row + K, vec, dc);
-        for (int j = 0; j < 4; ++j) store8_clip<T>(a.dh, hrow + j * K + k0, hrow + j * K + K, vec, d[j]);
-      }
+    unpack8(rc, c);
+    if constexpr (!kBprop) {
+      float cn[8], hn[8];
+      for (int e = 0; e < 8; ++e) lstm_fwd<kBf16>(c[e], g[0][e], g[1][e], g[2][e] + a.forget_bias, g[3][e], cn[e], hn[e]);
+      store8_clip<T>(a.c_next, row + k0, row + K, vec, cn);
+      store8_clip<T>(a.h_next, row + k0, row + K, vec, hn);
+    } else {
+      float dcn[8] = {}, dhn[8] = {}, dc[8], d[4][8];
+      Raw8<T> rdc{}, rdh{};  // zero bits = 0.0 in every dtype
+      if (a.dc_next) raw8_clip<T>(a.dc_next, row + k0, row + K, vec, rdc);
+      if (a.dh_next) raw8_clip<T>(a.dh_next, row + k0, row + K, vec, rdh);
+      unpack8(rdc, dcn);
+      unpack8(rdh, dhn);
+      for (int e = 0; e < 8; ++e)
+        lstm_bwd<kBf16>(c[e], g[0][e], g[1][e], g[2][e] + a.forget_bias, g[3][e], dcn[e], dhn[e], dc[e], d[0][e],
+                        d[1][e], d[2][e], d[3][e]);
+      store8_clip<T>(a.dc, row + k0, row + K, vec, dc);
+      for (int j = 0; j < 4; ++j) store8_clip<T>(a.dh, hrow + j * K + k0, hrow + j * K + K, vec, d[j]);
     }
   }
 }
 
 template <typename T, bool kBprop>
 void launch_lstm(const LstmArgs& a, bool vec) {
-  constexpr int R = kLstmRows<T, kBprop>;
-  const int64_t threads = (a.N + R - 1) / R * ((a.K + 7) / 8);
+  const int64_t threads = a.N * ((a.K + 7) / 8);
   const unsigned grid = grid_for(threads, kMapThreads);
   // 32-bit indices when the largest index (h: N·4K, plus a grid stride of overshoot) fits.
-  if (a.N * 4 * a.K + static_cast<int64_t>(grid) * kMapThreads * 8 * R < (int64_t{1} << 32))
+  if (a.N * 4 * a.K + static_cast<int64_t>(grid) * kMapThreads * 8 < (int64_t{1} << 32))
     lstm_kernel<T, uint32_t, kBprop><<<grid, kMapThreads, 0, as_stream(a.stream)>>>(a, vec);
   else
     lstm_kernel<T, int64_t, kBprop><<<grid, kMapThreads, 0, as_stream(a.stream)>>>(a, vec);
