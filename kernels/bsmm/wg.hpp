@@ -1,5 +1,6 @@
 #pragma once
-// The sm_90a path of fprop / bprop for large N (wg.cu), host-visible part.
+// The sm_90a path of fprop / bprop (wg.cu), host-visible part: N > 128, and smaller N on layouts
+// with many output blocks (bsmm_cuda.cu decides).
 //
 // Tokens are the M side of warpgroup MMAs (wgmma), one output block's b features the N side, and
 // the CTA walks exactly that block's list of weight blocks: no union of several columns, so no
