@@ -1,5 +1,5 @@
 // The sm_90a path of fprop / bprop (see wg.hpp): TMA producer warp, two wgmma consumer
-// warpgroups, one CTA per (output block, 128-token tile).
+// warpgroups, one CTA per (output block, 128- or 256-token tile).
 #include "kernels/bsmm/wg.hpp"
 
 #include <algorithm>
@@ -23,7 +23,7 @@ namespace cuda {
 namespace {
 
 // Shared-memory geometry. A pipeline stage holds 64 elements of reduction depth: kSubs sub-tiles,
-// each the input's TMA box (128 tokens x kKA features, K-major) and kKA x b of the weight operand.
+// each the input's TMA box (kTokens x kKA features, K-major) and kKA x b of the weight operand.
 // An input row is exactly one swizzle span (kKA · 2 bytes), so b < 64 stacks several weight blocks
 // per stage and b = 128 splits a block over two sub-tiles (kChunks). The weight sub-tile is K-major
 // for bprop (W's rows, k contiguous: b rows of kKA) and MN-major for fprop (W's rows are the
