@@ -7,19 +7,26 @@
 
 namespace bs::ops {
 
-// One row of `n` contiguous features (features last), one sample and segment.
+// Rows of one backward call with features last: two rows of the same segment share one
+// read-modify-write of the dgain/dbias partials.
+constexpr int kLnBpropRows = 2;
+
+// `rows` rows (1 for fprop, 1..kLnBpropRows for bprop) of `n` contiguous features (features last),
+// of one segment, row i at element offset i·stride from x, dy and out.
 struct LnRowArgs {
   const void* x = nullptr;
   const void* dy = nullptr;     // bprop only
   void* out = nullptr;          // y (fprop) or dx (bprop)
   const float* gain = nullptr;  // the segment's slice; NULL = ones
   const float* bias = nullptr;  // the segment's slice; NULL = zeros
-  float* pg = nullptr;          // bprop: dgain partial of the slice, += dy·xhat (NULL: not wanted)
-  float* pb = nullptr;          // bprop: dbias partial of the slice, += dy (NULL when pg is)
+  float* pg = nullptr;          // bprop: dgain partial of the slice, += Σ_rows dy·xhat (NULL: not wanted)
+  float* pb = nullptr;          // bprop: dbias partial of the slice, += Σ_rows dy (NULL when pg is)
   int64_t n = 0;
+  int rows = 1;
+  int64_t stride = 0;
   bool relu = false;
   float epsilon = 0.0f;
-  float mean = 0.0f, rstd = 0.0f;  // fprop: results; bprop: inputs
+  float mean[kLnBpropRows] = {}, rstd[kLnBpropRows] = {};  // per row; fprop: results; bprop: inputs
 };
 
 // Columns [n0, n1) of one segment with features first (a panel): element (k, n) at k·ld + n,

@@ -105,22 +105,24 @@ void fprop_row_t(LnRowArgs& a) {
     if constexpr (R) z = relu(z);
     st(y + i, z);
   });
-  a.mean = mean;
-  a.rstd = rstd;
+  a.mean[0] = mean;
+  a.rstd[0] = rstd;
 }
 
-// dx = rstd·(u - mean(u) - xhat·mean(u·xhat)), u = gain·dy·[z > 0].
-template <typename V, typename T, bool G, bool B, bool R, bool P>
+// dx = rstd·(u - mean(u) - xhat·mean(u·xhat)), u = gain·dy·[z > 0], for NR rows of one segment:
+// the first sweep reads and writes the dgain/dbias partials once for all NR rows (in row order, so
+// the partials are the same bits as row by row). Two accumulator sets per row sum, for every NR, so
+// a row's dx does not depend on how the rows were grouped.
+template <typename V, typename T, bool G, bool B, bool R, bool P, int NR>
 void bprop_row_t(LnRowArgs& a) {
   const T* x = static_cast<const T*>(a.x);
   const T* dy = static_cast<const T*>(a.dy);
   T* dx = static_cast<T*>(a.out);
-  const int64_t n = a.n;
-  const float mean = a.mean, rstd = a.rstd;
-  // xhat and the masked dy of element i.
-  auto grad = [&](auto t, int64_t i, auto& xhat) {
-    xhat = (ld(t, x + i) - splat(t, mean)) * splat(t, rstd);
-    auto d = ld(t, dy + i);
+  const int64_t n = a.n, stride = a.stride;
+  // xhat and the masked dy of element i of row r.
+  auto grad = [&](auto t, int r, int64_t i, auto& xhat) {
+    xhat = (ld(t, x + r * stride + i) - splat(t, a.mean[r])) * splat(t, a.rstd[r]);
+    auto d = ld(t, dy + r * stride + i);
     if constexpr (R) d = keep_pos(d, affine<G, B>(xhat, a.gain, a.bias, i));
     return d;
   };
@@ -128,24 +130,34 @@ void bprop_row_t(LnRowArgs& a) {
     if constexpr (G) return d * ld(t, a.gain + i);
     else return d;
   };
-  const auto s = reduce<2, V>(n, [&](auto t, int64_t i, auto* acc) {
-    decltype(t) xhat;
-    const auto d = grad(t, i, xhat);
-    const auto u = gained(t, d, i);
-    acc[0] = acc[0] + u;
-    acc[1] = madd(u, xhat, acc[1]);
+  const auto s = reduce<2 * NR, V, 2>(n, [&](auto t, int64_t i, auto* acc) {
+    [[maybe_unused]] decltype(t) pg, pb;
+    if constexpr (P) pg = ld(t, a.pg + i), pb = ld(t, a.pb + i);
+    for (int r = 0; r < NR; ++r) {
+      decltype(t) xhat;
+      const auto d = grad(t, r, i, xhat);
+      const auto u = gained(t, d, i);
+      acc[2 * r] = acc[2 * r] + u;
+      acc[2 * r + 1] = madd(u, xhat, acc[2 * r + 1]);
+      if constexpr (P) {
+        pg = madd(d, xhat, pg);
+        pb = pb + d;
+      }
+    }
     if constexpr (P) {
-      st(a.pg + i, madd(d, xhat, ld(t, a.pg + i)));
-      st(a.pb + i, ld(t, a.pb + i) + d);
+      st(a.pg + i, pg);
+      st(a.pb + i, pb);
     }
   });
   const float inv = 1.0f / static_cast<float>(n);
-  const float mu = s[0] * inv, mux = s[1] * inv;
-  sweep<V>(n, [&](auto t, int64_t i) {
-    decltype(t) xhat;
-    const auto u = gained(t, grad(t, i, xhat), i);
-    st(dx + i, splat(t, rstd) * (u - splat(t, mu) - xhat * splat(t, mux)));
-  });
+  for (int r = 0; r < NR; ++r) {
+    const float mu = s[2 * r] * inv, mux = s[2 * r + 1] * inv, rstd = a.rstd[r];
+    sweep<V>(n, [&](auto t, int64_t i) {
+      decltype(t) xhat;
+      const auto u = gained(t, grad(t, r, i, xhat), i);
+      st(dx + r * stride + i, splat(t, rstd) * (u - splat(t, mu) - xhat * splat(t, mux)));
+    });
+  }
 }
 
 // ---- features first: a panel of columns, swept row by row (contiguous), statistics per column ----
@@ -236,26 +248,35 @@ void bprop_panel_t(const LnPanelArgs& a) {
   auto params = [&](int64_t k, auto rb, float* g, float* b) {
     for (int r = 0; r < rb(); ++r) g[r] = a.gain ? a.gain[k + r] : 1.0f, b[r] = a.bias ? a.bias[k + r] : 0.0f;
   };
+  // First pass: su = Σ u and sux = Σ u·(x - mean) per column, u = gain·dy·[z > 0]. The factor rstd
+  // of xhat is applied once per column afterwards instead of once per element (without ReLU the
+  // mask needs no xhat either).
   row_blocks(rows, [&](int64_t k, auto rb) {
     float g[rb()], b[rb()];
     params(k, rb, g, b);
     sweep<V>(w, [&](auto t, int64_t j) {
-      const auto m = ld(t, mean + j), rs = ld(t, rstd + j);
+      const auto m = ld(t, mean + j);
       auto a1 = ld(t, su + j), a2 = ld(t, sux + j);
       for (int r = 0; r < rb(); ++r) {
-        decltype(t) xhat;
-        const auto u = grad(t, (k + r) * ldx + j, m, rs, g[r], b[r], xhat) * splat(t, g[r]);
+        const int64_t o = (k + r) * ldx + j;
+        const auto xc = ld(t, x + o) - m;
+        auto d = ld(t, dy + o);
+        if constexpr (R) d = keep_pos(d, madd(xc * ld(t, rstd + j), splat(t, g[r]), splat(t, b[r])));
+        const auto u = d * splat(t, g[r]);
         a1 = a1 + u;
-        a2 = madd(u, xhat, a2);
+        a2 = madd(u, xc, a2);
       }
       st(su + j, a1);
       st(sux + j, a2);
     });
   });
+  // dx = rstd·(u - mean(u) - xhat·mean(u·xhat)) = (dy·gain)·rstd + (xhat·c1 + c0) with per-column
+  // c1 = -rstd·mean(u·xhat) and c0 = -rstd·mean(u), kept in su (c0) and sux (c1).
   const float inv = 1.0f / static_cast<float>(rows);
   for (int64_t j = 0; j < w; ++j) {
-    su[j] *= inv;
-    sux[j] *= inv;
+    const float mu = su[j] * inv, mux = sux[j] * inv * rstd[j];
+    su[j] = -rstd[j] * mu;
+    sux[j] = -rstd[j] * mux;
   }
   const int64_t piece = P ? a.part_w : w;
   row_blocks(rows, [&](int64_t k, auto rb) {
@@ -266,12 +287,12 @@ void bprop_panel_t(const LnPanelArgs& a) {
       // the block are independent chains already).
       const auto s = reduce<2 * rb(), V, 1>(std::min(piece, w - j0), [&](auto t, int64_t jj, auto* acc) {
         const int64_t j = j0 + jj;
-        const auto m = ld(t, mean + j), rs = ld(t, rstd + j), mu = ld(t, su + j), mux = ld(t, sux + j);
+        const auto m = ld(t, mean + j), rs = ld(t, rstd + j), c0 = ld(t, su + j), c1 = ld(t, sux + j);
         for (int r = 0; r < rb(); ++r) {
           decltype(t) xhat;
           const int64_t o = (k + r) * ldx + j;
           const auto d = grad(t, o, m, rs, g[r], b[r], xhat);
-          st(dx + o, rs * (d * splat(t, g[r]) - mu - xhat * mux));
+          st(dx + o, madd(d * splat(t, g[r]), rs, madd(xhat, c1, c0)));
           if constexpr (P) {
             acc[2 * r] = madd(d, xhat, acc[2 * r]);
             acc[2 * r + 1] = acc[2 * r + 1] + d;
@@ -311,7 +332,12 @@ void bprop_row_k(LnRowArgs& a) {
   with_flag(a.gain, [&](auto G) {
     with_flag(a.bias, [&](auto B) {
       with_flag(a.relu, [&](auto R) {
-        with_flag(a.pg, [&](auto P) { bprop_row_t<V, T, G(), B(), R(), P()>(a); });
+        with_flag(a.pg, [&](auto P) {
+          if (a.rows == 2)
+            bprop_row_t<V, T, G(), B(), R(), P(), 2>(a);
+          else
+            bprop_row_t<V, T, G(), B(), R(), P(), 1>(a);
+        });
       });
     });
   });

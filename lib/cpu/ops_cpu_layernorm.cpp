@@ -104,8 +104,8 @@ void fprop_rows(const LnConfig& c, const LnFpropArgs& a, const LnKernelSet& ks) 
     ra.epsilon = c.epsilon;
     ks.fprop_row(ra);
     if (a.mean) {
-      a.mean[ln_stat_index(r, S, a.N)] = ra.mean;
-      a.rstd[ln_stat_index(r, S, a.N)] = ra.rstd;
+      a.mean[ln_stat_index(r, S, a.N)] = ra.mean[0];
+      a.rstd[ln_stat_index(r, S, a.N)] = ra.rstd[0];
     }
   }
 }
@@ -120,8 +120,11 @@ void bprop_rows(const LnConfig& c, const LnBpropArgs& a, const LnKernelSet& ks) 
   for (int64_t p = 0; p < parts; ++p) {
     float* pg = params ? partial + p * 2 * K : nullptr;
     if (params) std::fill(pg, pg + 2 * K, 0.0f);
-    for (int64_t r = part_begin(p, rows, parts); r < part_begin(p + 1, rows, parts); ++r) {
-      const int64_t goff = (r % S) * Ks, si = ln_stat_index(r, S, a.N);
+    // With partials and one segment, consecutive rows go in pairs (one partial update per pair).
+    const int64_t r1 = part_begin(p + 1, rows, parts);
+    for (int64_t r = part_begin(p, rows, parts); r < r1;) {
+      const int nr = params && S == 1 && r + 1 < r1 ? kLnBpropRows : 1;
+      const int64_t goff = (r % S) * Ks;
       LnRowArgs ra;
       ra.x = static_cast<const char*>(a.x) + r * Ks * e;
       ra.dy = static_cast<const char*>(a.dy) + r * Ks * e;
@@ -131,10 +134,15 @@ void bprop_rows(const LnConfig& c, const LnBpropArgs& a, const LnKernelSet& ks) 
       ra.pg = params ? pg + goff : nullptr;
       ra.pb = params ? pg + K + goff : nullptr;
       ra.n = Ks;
+      ra.rows = nr;
+      ra.stride = Ks;
       ra.relu = c.relu != 0;
-      ra.mean = a.mean[si];
-      ra.rstd = a.rstd[si];
+      for (int i = 0; i < nr; ++i) {
+        ra.mean[i] = a.mean[ln_stat_index(r + i, S, a.N)];
+        ra.rstd[i] = a.rstd[ln_stat_index(r + i, S, a.N)];
+      }
       ks.bprop_row(ra);
+      r += nr;
     }
   }
   if (params) sum_partials(c, partial, parts, a.dgain, a.dbias);
