@@ -61,5 +61,9 @@ int wg_stages(const WgKernels& k, const DeviceInfo& info, bool one_wave);
 // shared-memory limit.
 bool wg_usable(const WgKernels& k, const DeviceInfo& info);
 
+// True if `kernel` was compiled for sm_90a (the build's code for this device); then raises its
+// dynamic shared-memory limit to the device's opt-in maximum.
+bool sm90_kernel_ready(const void* kernel, const DeviceInfo& info);
+
 }  // namespace cuda
 }  // namespace bs
