@@ -322,8 +322,11 @@ class CudaBsmm final : public BsmmBackend {
     const int64_t F_in = a.bprop ? cfg_.K : cfg_.C;
     const uint32_t ka = static_cast<uint32_t>(std::min(b, 64));
     WgParams p{};
+    // At N <= 64 the 128-token kernel's second warpgroup multiplies rows that are never loaded
+    // (and never stored): half the input rows for the TMA unit to move.
+    p.box_tokens = a.N <= 64 && k.tokens == 128 ? 64 : k.tokens;
     p.map_in = tma_map_2d(cfg_.dtype, a.in, static_cast<uint64_t>(a.N), static_cast<uint64_t>(F_in),
-                          static_cast<uint64_t>(F_in), static_cast<uint32_t>(k.tokens), ka);
+                          static_cast<uint64_t>(F_in), static_cast<uint32_t>(p.box_tokens), ka);
     // bprop boxes: b rows (output features c) x ka of the reduction; fprop boxes: ka rows of the
     // reduction (c) x up to 64 output features.
     const uint64_t w_rows = static_cast<uint64_t>(layout_.nnz * b);

@@ -79,36 +79,33 @@ __global__ void __launch_bounds__(kWgThreads, 1) wg_updat_kernel(const __grid_co
   __syncthreads();
 
   if (warp == kProducerWarp) {
-    if (lane != 0) return;
+    // One lane per TMA box of a stage (a single issuing thread was the limit): lane i < kSegsCta
+    // loads segment i's x box, lanes 32 - kBHalves .. 31 the dy slice. Padding segments (the last
+    // units of a column) are never loaded: their accumulator rows are computed from whatever their
+    // slots hold and never stored.
     const int col = __ldg(p.cta_cols + blockIdx.x);
-    for (int i = 0; i < p.n_pairs; ++i) {
-      sm90::tma_prefetch_desc(&p.map_x[i]);
-      sm90::tma_prefetch_desc(&p.map_dy[i]);
-    }
-    // Padding segments (the last units of a column) are never loaded: their accumulator rows are
-    // computed from whatever their slots hold and never stored.
-    int xcol[G::kSegsCta];
-    uint32_t present = 0;
-#pragma unroll
-    for (int i = 0; i < G::kSegsCta; ++i) {
-      const int2 sg = __ldg(segs + i);
-      xcol[i] = sg.x;
-      present |= static_cast<uint32_t>(sg.y >= 0) << i;
-    }
-    const uint32_t tx = static_cast<uint32_t>(__popc(present) * G::kBox + G::kBTile);
+    const int2 sg = lane < G::kSegsCta ? __ldg(segs + lane) : make_int2(-1, -1);
+    const bool x_lane = sg.y >= 0, dy_lane = lane >= 32 - G::kBHalves;
+    const uint32_t tx = static_cast<uint32_t>(__popc(__ballot_sync(0xFFFFFFFFu, x_lane)) * G::kBox + G::kBTile);
+    if (lane == 0)
+      for (int i = 0; i < p.n_pairs; ++i) {
+        sm90::tma_prefetch_desc(&p.map_x[i]);
+        sm90::tma_prefetch_desc(&p.map_dy[i]);
+      }
     int s = 0;
     uint32_t lap = 0;
     for (int q = 0; q < n_stages; ++q) {
       if (q >= stages) sm90::mbar_wait(&empty[s], lap ^ 1u);  // the slot's use one lap earlier is done
+      if (lane == 0) sm90::mbar_arrive_expect_tx(&full[s], tx);
+      __syncwarp();
       const int pair = q / p.chunks, t0 = (q % p.chunks) * 64;
-      sm90::mbar_arrive_expect_tx(&full[s], tx);
       unsigned char* st = smem + s * G::kStageBytes;
-#pragma unroll
-      for (int h = 0; h < G::kBHalves; ++h)
+      if (x_lane) {
+        sm90::tma_load_2d(st + lane * G::kBox, &p.map_x[pair], sg.x, t0, &full[s]);
+      } else if (dy_lane) {
+        const int h = lane - (32 - G::kBHalves);
         sm90::tma_load_2d(st + G::kUnits * G::kATile + h * G::kBox, &p.map_dy[pair], col * B + 64 * h, t0, &full[s]);
-#pragma unroll
-      for (int i = 0; i < G::kSegsCta; ++i)
-        if ((present >> i) & 1u) sm90::tma_load_2d(st + i * G::kBox, &p.map_x[pair], xcol[i], t0, &full[s]);
+      }
       if (++s == stages) s = 0, lap ^= 1u;
     }
     return;
