@@ -326,12 +326,13 @@ class CudaBsmm final : public BsmmBackend {
     // (and never stored): half the input rows for the TMA unit to move.
     p.box_tokens = a.N <= 64 && k.tokens == 128 ? 64 : k.tokens;
     p.map_in = tma_map_2d(cfg_.dtype, a.in, static_cast<uint64_t>(a.N), static_cast<uint64_t>(F_in),
-                          static_cast<uint64_t>(F_in), static_cast<uint32_t>(p.box_tokens), ka);
+                          static_cast<uint64_t>(F_in), static_cast<uint32_t>(p.box_tokens), ka,
+                          CU_TENSOR_MAP_L2_PROMOTION_L2_128B);
     // bprop boxes: b rows (output features c) x ka of the reduction; fprop boxes: ka rows of the
     // reduction (c) x up to 64 output features.
     const uint64_t w_rows = static_cast<uint64_t>(layout_.nnz * b);
     p.map_w = tma_map_2d(cfg_.dtype, a.w, w_rows, static_cast<uint64_t>(b), static_cast<uint64_t>(b),
-                         a.bprop ? static_cast<uint32_t>(b) : ka, ka);
+                         a.bprop ? static_cast<uint32_t>(b) : ka, ka, CU_TENSOR_MAP_L2_PROMOTION_L2_256B);
     p.cols = t.cols;
     p.entries = t.entries;
     p.out = a.out;
@@ -354,8 +355,8 @@ class CudaBsmm final : public BsmmBackend {
     const uint64_t N = static_cast<uint64_t>(a.N), C = static_cast<uint64_t>(cfg_.C), K = static_cast<uint64_t>(cfg_.K);
     WgUpdatParams p{};
     for (int32_t i = 0; i < a.n_pairs; ++i) {
-      p.map_x[i] = tma_map_2d(cfg_.dtype, a.x[i], N, C, C, 64, ka);
-      p.map_dy[i] = tma_map_2d(cfg_.dtype, a.dy[i], N, K, K, 64, ka);
+      p.map_x[i] = tma_map_2d(cfg_.dtype, a.x[i], N, C, C, 64, ka, CU_TENSOR_MAP_L2_PROMOTION_NONE);
+      p.map_dy[i] = tma_map_2d(cfg_.dtype, a.dy[i], N, K, K, 64, ka, CU_TENSOR_MAP_L2_PROMOTION_NONE);
     }
     p.cta_cols = wg_updat_cols_;
     p.segs = wg_updat_segs_;
