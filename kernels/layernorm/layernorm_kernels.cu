@@ -1,5 +1,6 @@
-// CUDA layer norm: the general kernels. Features last with aligned 8-element packs and rows that
-// fit shared memory take the pipelined fast path first (layernorm_pipelined.cu).
+// CUDA layer norm: the general kernels. Features last with aligned 8-element packs takes a fast path
+// first: the forward a warp per row (layernorm_warp_rows.cu) where gain/bias and a few warps' rows
+// fit shared memory, else a CTA per row (layernorm_pipelined.cu, also the backward) where a row fits.
 //
 // Features last: every (sample, segment) row is normalised by a group of `tpr` threads that keep
 // the row in registers (up to kMaxPacks 8-element packs per thread, 16-byte loads): one read of x
@@ -10,6 +11,7 @@
 // atomics, no workspace) that re-reads x and dy.
 #include "kernels/ew/ops_cuda.cuh"
 #include "kernels/layernorm/layernorm_pipelined.cuh"
+#include "kernels/layernorm/layernorm_warp_rows.cuh"
 #include "ops/ew_math.hpp"
 
 namespace bs::ops {
@@ -296,7 +298,7 @@ size_t CudaOps::layernorm_workspace(const LnConfig& c, int64_t N, bool bprop) co
 
 void CudaOps::layernorm_fprop(const LnConfig& c, const LnFpropArgs& a) const {
   DeviceGuard guard(c.device);
-  if (ln_pipelined_fprop(c, a)) return;
+  if (ln_warp_rows_fprop(c, a) || ln_pipelined_fprop(c, a)) return;
   LnParams p = make_params(c, a.N);
   p.x = a.x;
   p.out = a.y;
