@@ -305,13 +305,16 @@ class CudaBsmm final : public BsmmBackend {
     launch_small_finish(cfg_.dtype, f, stream);
   }
 
-  // The sm_90a kernels take ungated calls; at N <= kSmallNMax only when their one CTA per output
-  // block and 128-token tile still covers half the SMs (else the split small-N path does better).
+  // The sm_90a kernels take ungated calls; at N <= kSmallNMax only when their CTAs (one or a
+  // cluster of two per output block) cover at least an eighth of the SMs: measured down to 32 CTAs
+  // (b = 128 at C = K = 4096, N = 64: 25 us against 59 us on the split small-N path), where the
+  // small-N path's chunks of few output blocks lose to whole-list CTAs.
   const WgKernels* use_wg(const BsmmXpropArgs& a) const {
     if (wg_large_ == nullptr || a.gate != nullptr) return nullptr;
     if (a.N > kSmallNMax) return wg_large_;
     const WgTables& t = a.bprop ? wg_bwd_ : wg_fwd_;
-    return 2 * t.n_cols >= info_.sm_count ? wg_small_ : nullptr;
+    const int64_t ctas = int64_t{t.n_cols} * wg_split(*wg_small_, t.n_cols, info_);
+    return 8 * ctas >= info_.sm_count ? wg_small_ : nullptr;
   }
 
   // fprop/bprop on the sm_90a kernels: TMA maps of this call's tensors (encoded on the host), one launch.
@@ -344,9 +347,10 @@ class CudaBsmm final : public BsmmBackend {
     p.alpha = a.alpha;
     p.beta = a.beta;
     const int64_t grid = int64_t{t.n_cols} * ((a.N + k.tokens - 1) / k.tokens);
-    if (grid >= (int64_t{1} << 31)) fail(BS_STATUS_NOT_SUPPORTED, "too many CTAs for one launch (", grid, ")");
-    p.stages = wg_stages(k, info_, grid <= info_.sm_count);
-    k.xprop(p, a.bprop, static_cast<unsigned>(grid), stream);
+    const int split = wg_split(k, grid, info_);
+    if (grid * split >= (int64_t{1} << 31)) fail(BS_STATUS_NOT_SUPPORTED, "too many CTAs for one launch (", grid * split, ")");
+    p.stages = wg_stages(k, info_, grid * split <= info_.sm_count);
+    k.xprop(p, a.bprop, static_cast<unsigned>(grid), static_cast<unsigned>(split), stream);
   }
 
   // updat on the sm_90a kernel: TMA maps of every (x, dy) pair, one launch, no workspace.

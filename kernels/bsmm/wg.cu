@@ -100,11 +100,18 @@ __global__ void __launch_bounds__(kWgThreads, 2) wg_xprop_kernel(const __grid_co
   uint64_t* full = reinterpret_cast<uint64_t*>(smem + stages * G::kStageBytes);
   uint64_t* empty = full + stages;
   const int warp = static_cast<int>(threadIdx.x) / 32, lane = static_cast<int>(threadIdx.x) % 32;
-  const int slot = static_cast<int>(blockIdx.x % static_cast<unsigned>(p.n_cols));
-  const int m0 = static_cast<int>(blockIdx.x / static_cast<unsigned>(p.n_cols)) * G::kTokens;
+  // A cluster of `split` CTAs shares one (output block, token tile): rank r walks the r-th share of
+  // the list's stages, and rank 0 adds the others' fp32 partials in rank order (see the end).
+  const uint32_t split = sm90::cluster_size(), rank = sm90::cluster_rank();
+  const unsigned tile = blockIdx.x / split;
+  const int slot = static_cast<int>(tile % static_cast<unsigned>(p.n_cols));
+  const int m0 = static_cast<int>(tile / static_cast<unsigned>(p.n_cols)) * G::kTokens;
   const int4 col = reinterpret_cast<const int4*>(p.cols)[slot];
   const int items = col.z * G::kChunks;  // sub-tiles of the whole list
-  const int n_stages = (items + G::kSubs - 1) / G::kSubs;  // pipeline stages of this CTA's list
+  const int list_stages = (items + G::kSubs - 1) / G::kSubs;
+  const int q0 = static_cast<int>(static_cast<int64_t>(list_stages) * rank / split);
+  const int n_stages = static_cast<int>(static_cast<int64_t>(list_stages) * (rank + 1) / split) - q0;  // this CTA's
+  const int e0 = q0 * G::kSubs / G::kChunks;  // first list entry of this CTA's share
 
   if (threadIdx.x == 0) {
     for (int s = 0; s < stages; ++s) {
@@ -126,19 +133,19 @@ __global__ void __launch_bounds__(kWgThreads, 2) wg_xprop_kernel(const __grid_co
       sm90::tma_prefetch_desc(&p.map_in);
       sm90::tma_prefetch_desc(&p.map_w);
     }
-    EntryWindow win(reinterpret_cast<const int2*>(p.entries) + col.y, col.z, lane);
+    EntryWindow win(reinterpret_cast<const int2*>(p.entries) + col.y + e0, col.z - e0, lane);
     // Input boxes are box_tokens deep (64 when N <= 64: no rows past N are fetched or zero-filled).
     const uint32_t tx = static_cast<uint32_t>(G::kSubs * (p.box_tokens * G::kRowBytes + G::kBSub));
     int s = 0;
-    uint32_t lap = 0;  // parity of the ring lap of stage q
-    for (int q = 0; q < n_stages; ++q) {
-      if (q >= stages) sm90::mbar_wait(&empty[s], lap ^ 1u);  // the slot's use one lap earlier is done
+    uint32_t lap = 0;  // parity of the ring lap of stage j
+    for (int j = 0; j < n_stages; ++j) {
+      if (j >= stages) sm90::mbar_wait(&empty[s], lap ^ 1u);  // the slot's use one lap earlier is done
       if (lane == 0) sm90::mbar_arrive_expect_tx(&full[s], tx);
       __syncwarp();
       // Sub-tiles past the list pad the last stage: boxes entirely out of bounds, which TMA fills
       // with zeros (so the consumers' MMA sequence has no data-dependent branch).
-      const int it = q * G::kSubs + u;
-      int2 e = win.get(min(it, items - 1) / G::kChunks, q * G::kSubs / G::kChunks);
+      const int q = q0 + j, it = q * G::kSubs + u;
+      int2 e = win.get(min(it, items - 1) / G::kChunks - e0, q * G::kSubs / G::kChunks - e0);
       if (it >= items) e = make_int2(p.F_in / B, p.n_wblocks);
       const int k0 = (it % G::kChunks) * G::kKA;
       unsigned char* st = smem + s * G::kStageBytes;
@@ -200,6 +207,45 @@ __global__ void __launch_bounds__(kWgThreads, 2) wg_xprop_kernel(const __grid_co
 #pragma unroll
   for (int t = 0; t < G::kMT; ++t) sm90::fence_regs(acc[t]);
 
+  // b = 128 keeps one CTA per tile: its 64 accumulators per thread leave no registers for this.
+  if (B < 128 && split > 1) {
+    // Every rank's MMAs have read their rings (so rank 0's is free); ranks 1.. write their
+    // accumulators into it (thread-major float4s: conflict-free), rank 0 adds them in rank order:
+    // the same bits on every run. The producer warps have exited, which the barriers allow.
+    constexpr int kF4 = G::kMT * B / 8;   // float4s of accumulators per thread
+    constexpr int kPitch = kConsumerWarps * 32;  // float4s between a thread's consecutive ones
+    const int tid = static_cast<int>(threadIdx.x);
+    sm90::cluster_sync();
+    if (rank != 0) {
+      const uint32_t dst = sm90::cluster_addr(reinterpret_cast<float4*>(smem) + (rank - 1) * kF4 * kPitch + tid, 0);
+#pragma unroll
+      for (int v = 0; v < kF4; ++v)
+        sm90::st_cluster_f4(dst + 16 * kPitch * v, acc[v / (B / 8)][4 * (v % (B / 8))],
+                            acc[v / (B / 8)][4 * (v % (B / 8)) + 1], acc[v / (B / 8)][4 * (v % (B / 8)) + 2],
+                            acc[v / (B / 8)][4 * (v % (B / 8)) + 3]);
+    }
+    sm90::cluster_sync();
+    if (rank != 0) return;
+    const float4* part = reinterpret_cast<const float4*>(smem) + tid;
+    // Unrolled over the largest split: a rolled loop here makes ptxas copy the accumulators.
+#pragma unroll
+    for (uint32_t r = 1; r < kWgMaxSplit; ++r) {
+      if (r >= split) break;
+#pragma unroll
+      for (int v = 0; v < kF4; ++v) {
+        // One float4 at a time (no loads hoisted ahead): all accumulators are live here.
+        asm volatile("" ::: "memory");
+        const float4 o = part[((r - 1) * kF4 + v) * kPitch];
+        acc[v / (B / 8)][4 * (v % (B / 8))] += o.x;
+        acc[v / (B / 8)][4 * (v % (B / 8)) + 1] += o.y;
+        acc[v / (B / 8)][4 * (v % (B / 8)) + 2] += o.z;
+        acc[v / (B / 8)][4 * (v % (B / 8)) + 3] += o.w;
+      }
+    }
+  }
+#pragma unroll
+  for (int t = 0; t < G::kMT; ++t) sm90::fence_regs(acc[t]);
+
   // Epilogue straight from the accumulator fragments: 2 adjacent features per store.
   T* out = static_cast<T*>(p.out);
   const int r0 = m0 + wg * G::kMT * 64 + (warp % 4) * 16 + lane / 4;
@@ -230,14 +276,25 @@ __global__ void __launch_bounds__(kWgThreads, 2) wg_xprop_kernel(const __grid_co
 template <typename T, int B, int MT>
 struct WgOps {
   using G = WgGeom<B, MT>;
-  static void xprop(const WgParams& p, bool bprop, unsigned grid, cudaStream_t s) {
-    const int smem = wg_smem_bytes(G::kStageBytes, p.stages);
-    if (bprop) wg_xprop_kernel<T, B, MT, false><<<grid, kWgThreads, smem, s>>>(p);
-    else wg_xprop_kernel<T, B, MT, true><<<grid, kWgThreads, smem, s>>>(p);
-    check_launch("bsmm sm_90a xprop kernel launch");
+  static void xprop(const WgParams& p, bool bprop, unsigned grid, unsigned split, cudaStream_t s) {
+    cudaLaunchConfig_t cfg{};
+    cfg.gridDim = dim3(grid * split);
+    cfg.blockDim = dim3(kWgThreads);
+    cfg.dynamicSmemBytes = static_cast<size_t>(wg_smem_bytes(G::kStageBytes, p.stages));
+    cfg.stream = s;
+    cudaLaunchAttribute cluster{};
+    cluster.id = cudaLaunchAttributeClusterDimension;
+    cluster.val.clusterDim.x = split;
+    cluster.val.clusterDim.y = 1;
+    cluster.val.clusterDim.z = 1;
+    cfg.attrs = &cluster;
+    cfg.numAttrs = split > 1 ? 1 : 0;  // no cluster at all when unsplit
+    if (bprop) check(cudaLaunchKernelEx(&cfg, wg_xprop_kernel<T, B, MT, false>, p), "bsmm sm_90a xprop kernel launch");
+    else check(cudaLaunchKernelEx(&cfg, wg_xprop_kernel<T, B, MT, true>, p), "bsmm sm_90a xprop kernel launch");
   }
+  static int split_bytes() { return B < 128 ? MT * B * 512 : 0; }
   static WgKernels set() {
-    return WgKernels{G::kTokens, G::kStageBytes, &xprop,
+    return WgKernels{G::kTokens, G::kStageBytes, split_bytes(), &xprop,
                      {reinterpret_cast<const void*>(&wg_xprop_kernel<T, B, MT, true>),
                       reinterpret_cast<const void*>(&wg_xprop_kernel<T, B, MT, false>)}};
   }
@@ -278,6 +335,14 @@ int wg_stages(const WgKernels& k, const DeviceInfo& info, bool one_wave) {
   // the stream of weight blocks is latency bound.
   const int budget = one_wave ? info.max_smem_optin - wg_smem_bytes(0, 0) : 110 * 1024;
   return std::max(3, std::min(16, budget / (k.stage_bytes + 16)));
+}
+
+int wg_split(const WgKernels& k, int64_t tiles, const DeviceInfo& info) {
+  // Measured on the H100 at N = 64, C = K = 4096, d = 0.5 (bench/notes/cuda_bsmm.md, v7): b = 32 and
+  // 64 run 15 % and 2.2x faster split in two; four CTAs per tile (one more wave, lists of 8-16 stages)
+  // and splitting tiles that already fill more than one wave (b = 16) are slower.
+  const bool fits = (kWgMaxSplit - 1) * k.split_bytes <= wg_stages(k, info, false) * k.stage_bytes;
+  return k.split_bytes > 0 && fits && tiles * kWgMaxSplit <= 2 * int64_t{info.sm_count} ? kWgMaxSplit : 1;
 }
 
 bool sm90_kernel_ready(const void* kernel, const DeviceInfo& info) {

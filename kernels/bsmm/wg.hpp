@@ -12,6 +12,10 @@
 // (rows c, k contiguous) is K-major, fprop's (rows c are the reduction, k contiguous) MN-major,
 // which wgmma takes with its transpose flag: no copy of W, no workspace. Gated calls take the
 // mma.sync paths (gates there scale the weight fragments per call).
+//
+// Small N (few tiles): a cluster of two CTAs shares a tile, each walking half of its list, and the
+// first adds the second's fp32 accumulators from distributed shared memory (fixed order, so the
+// result is deterministic): twice the SMs stream weight blocks, which is what bounds small N.
 #include <cuda.h>
 #include <cuda_runtime.h>
 
@@ -23,6 +27,7 @@ namespace bs {
 namespace cuda {
 
 constexpr int kWgThreads = 9 * 32;      // warpgroups 0-1 (warps 0-7) consume, warp 8 produces
+constexpr int kWgMaxSplit = 2;          // CTAs of a cluster that share one output tile's list
 
 struct WgParams {
   CUtensorMap map_in;  // x (fprop) / dy (bprop): N x F_in, box box_tokens x min(b, 64)
@@ -42,7 +47,10 @@ struct WgParams {
 struct WgKernels {
   int tokens;       // tokens per CTA (128 or 256)
   int stage_bytes;  // shared memory of one ring stage
-  void (*xprop)(const WgParams& p, bool bprop, unsigned grid, cudaStream_t s);
+  int split_bytes;  // ring bytes each extra CTA of a split (cluster) needs for its partial sums; 0: no split
+  // Launches grid tiles (output block x token tile), each on a cluster of `split` CTAs that divide
+  // the tile's list between them; split = 1: one CTA per tile.
+  void (*xprop)(const WgParams& p, bool bprop, unsigned grid, unsigned split, cudaStream_t s);
   const void* kernels[2];  // fprop and bprop kernels, for attribute queries
 };
 
@@ -57,6 +65,10 @@ constexpr int wg_smem_bytes(int stage_bytes, int stages) { return stages * (stag
 // Ring depth: ~110 KB (two CTAs per SM) or, when the launch is a single wave (`one_wave`), as deep as
 // the device's shared memory allows (up to 16 stages).
 int wg_stages(const WgKernels& k, const DeviceInfo& info, bool one_wave);
+
+// CTAs per (output block, token tile) for a launch of `tiles` tiles: kWgMaxSplit when the split
+// launch still fits one wave of two CTAs per SM (small N), else 1.
+int wg_split(const WgKernels& k, int64_t tiles, const DeviceInfo& info);
 
 // True if `k` has sm_90a code for the current device and fits its shared memory; sets the kernel's
 // shared-memory limit.

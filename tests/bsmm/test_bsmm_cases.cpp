@@ -4,6 +4,7 @@
 // and updat in every dtype against the float64 reference, on every backend.
 #include <gtest/gtest.h>
 
+#include <array>
 #include <initializer_list>
 
 #include "common/op_run.hpp"
@@ -165,6 +166,32 @@ TEST_P(BsmmCases, ManyBlocksUpdat16Bit) {
         c.gates = Gates::kWithZeros;
       }
       check_op(setup(dt, b, 1), layout, c, rng_);
+    }
+  }
+}
+
+// Small N on layouts with many output blocks: on an sm_90a GPU fprop and bprop run a cluster of two
+// CTAs per output block, each walking half of its list. Output columns of an empty list, of one
+// block (a CTA with no stage of its own) and a full one; N of one token, one 64-row box, a full tile.
+TEST_P(BsmmCases, SmallNManyColumns16Bit) {
+  int i = 0;
+  for (int32_t b : {16, 32, 64}) {
+    Layout layout = random_layout(b == 64 ? 18 : 24, 40, 0.4, rng_);
+    for (int64_t c = 0; c < layout.CB; ++c) {
+      layout.mask[static_cast<size_t>(c * layout.KB)] = 0;
+      layout.mask[static_cast<size_t>(c * layout.KB + 1)] = c == 5;
+      layout.mask[static_cast<size_t>(c * layout.KB + 2)] = 1;
+    }
+    for (bsmm_op_t op : {BSMM_OP_FPROP, BSMM_OP_BPROP}) {
+      OpCase c;
+      c.op = op;
+      c.N = std::array<int64_t, 3>{1, 64, 128}[static_cast<size_t>(i % 3)];
+      if (i % 2 == 1) {
+        c.alpha = 1.5f;
+        c.beta = -0.5f;
+      }
+      check_op(setup(i % 2 ? BS_DTYPE_F16 : BS_DTYPE_BF16, b, 1), layout, c, rng_);
+      ++i;
     }
   }
 }
