@@ -9,11 +9,11 @@
 // deviations: the exact two-pass variance), no barrier in the row loop, ~10 instructions per
 // element.
 //
-// Data path: every warp streams its rows through its own 2-slot ring in shared memory with
+// Data path: every warp streams its rows through its own kSlots-slot ring in shared memory with
 // cp.async. Rows are cut in 16-byte units; lane l copies units l, l+32, ... and is the only lane
 // that reads them back, so the lane's own cp.async.wait_group orders the data (no barrier, not even
-// a warp one). While the warp reduces and normalises row i, row i+1 is in flight; row i+2 is
-// issued into row i's slot once the lane has read it back for the output. Gain and bias (all K
+// a warp one). Row i + kSlots is issued into row i's slot once the lane has read it back for the
+// output; the other warps' rows are in flight meanwhile. Gain and bias (all K
 // columns, every segment) are copied into shared memory once per CTA, so rows never re-read them.
 // The three passes over the row in shared memory (sum, squared deviations, output) use shared-
 // memory bandwidth, not DRAM bandwidth.
@@ -31,8 +31,12 @@ using cuda::cp_async16;
 using cuda::cp_async_commit;
 using cuda::cp_async_wait;
 
-constexpr int kSlots = 2;      // ring slots per warp: the row being normalised + the next one
-constexpr int kMaxWarps = 16;  // rows in progress per CTA
+// Ring slots per warp. One: the next row is issued only after this one's output, but with half the
+// shared memory per warp twice the warps fit (24 per SM for bf16 rows of 4096), and the row work is
+// latency bound per warp, so more warps win: H200, 16384 x 4096, bf16 73 -> 79 % of the copy rate,
+// fp32 85 -> 88 % against two slots (bench/notes/ops.md).
+constexpr int kSlots = 1;
+constexpr int kMaxWarps = 32;  // rows in progress per CTA
 // Fewer warps than this per CTA (rows too wide) leave too few bytes in flight per SM: such rows go
 // to the CTA-per-row kernel.
 constexpr int kMinWarps = 4;
@@ -150,7 +154,7 @@ __global__ void __launch_bounds__(kMaxWarps * 32) ln_fprop_warp_rows(WarpRowPara
 
   const float inv_k = 1.0f / static_cast<float>(p.Ks);
   for (int it = 0; r < p.rows; ++it, r += stride) {
-    cp_async_wait<kSlots - 1>();  // row r landed (only the next row's group may pend)
+    cp_async_wait<kSlots - 1>();  // row r landed (only later rows' groups may pend)
     unsigned char* slot = ring + (it % kSlots) * row_bytes;
     float s[1] = {0.0f};
 #pragma unroll 4

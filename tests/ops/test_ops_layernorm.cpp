@@ -142,7 +142,7 @@ TEST_P(LayerNorm, FeaturesLast) {
   run_case({1, 1, 0, 3, 20000, false, false}); // wider than one CUDA block holds in registers
   run_case({1, 1, 0, 3000, 1024, true, true});  // more rows than CUDA CTAs: rows and dgain/dbias partials loop
   run_case({1, 2, 1, 33, 80, false, true});     // CUDA warp-per-row forward: segments of whole units, NULL gain
-  run_case({1, 1, 0, 5, 12288, true, true});    // too wide for the warp-per-row forward: the CTA-per-row one
+  run_case({1, 1, 0, 5, 16384, true, true});    // too wide for the warp-per-row forward: the CTA-per-row one
 }
 
 TEST_P(LayerNorm, FeaturesFirst) {
