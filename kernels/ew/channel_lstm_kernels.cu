@@ -213,6 +213,13 @@ struct ColumnSum {
 };
 
 // ---- split4 / concat4: bit copies of K-element row pieces -------------------------------------
+// Element g of a 4-array kernel parameter by selects: indexing it with a runtime g would copy the
+// array to local memory first.
+template <typename P>
+__device__ __forceinline__ P pick4(const P (&v)[4], int64_t g) {
+  return g == 0 ? v[0] : (g == 1 ? v[1] : (g == 2 ? v[2] : v[3]));
+}
+
 template <typename U>
 __global__ void __launch_bounds__(kMapThreads) split4_kernel(Split4Args a, bool vec) {
   const int64_t K = a.K, ppr = (K + 7) / 8;
@@ -220,8 +227,8 @@ __global__ void __launch_bounds__(kMapThreads) split4_kernel(Split4Args a, bool 
   for (int64_t p = static_cast<int64_t>(blockIdx.x) * kMapThreads + threadIdx.x; p < a.N * 4 * ppr; p += stride) {
     const int64_t n = p / (4 * ppr), g = (p / ppr) % 4, k0 = (p % ppr) * 8;
     const int64_t whole = n * 4 * K + g * K + k0, part = n * K + k0;
-    const U* src = static_cast<const U*>(a.concat ? a.src_parts[g] : a.src_whole) + (a.concat ? part : whole);
-    U* dst = static_cast<U*>(a.concat ? a.dst_whole : a.parts[g]) + (a.concat ? whole : part);
+    const U* src = static_cast<const U*>(a.concat ? pick4(a.src_parts, g) : a.src_whole) + (a.concat ? part : whole);
+    U* dst = static_cast<U*>(a.concat ? a.dst_whole : pick4(a.parts, g)) + (a.concat ? whole : part);
     if (vec && k0 + 8 <= K) {
       for (size_t q = 0; q < sizeof(U) * 8 / 16; ++q)
         reinterpret_cast<uint4*>(dst)[q] = reinterpret_cast<const uint4*>(src)[q];
