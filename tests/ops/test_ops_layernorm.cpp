@@ -152,12 +152,12 @@ TEST_P(LayerNorm, FeaturesFirst) {
 }
 
 // CPU: every output, dgain/dbias included, is bitwise the same whatever the plan's thread count
-// (the dgain/dbias partition depends on the shape only). Shapes with vector tails, several
-// features-first column parts and segments.
+// (every cross-task reduction is partitioned by the shape only). Shapes with vector tails,
+// segments, and features-first row chunks (2 per segment at K = 200, 16 at K = 1000).
 TEST_P(LayerNorm, CpuResultsIndependentOfThreadCount) {
   if (be() != BS_BACKEND_CPU) GTEST_SKIP() << "the thread count is a CPU plan parameter";
   for (const LnCase& c : {LnCase{1, 2, 1, 301, 200, true, true}, LnCase{0, 2, 1, 301, 200, true, true},
-                          LnCase{0, 1, 0, 1000, 24, false, true}}) {
+                          LnCase{0, 1, 0, 1000, 24, false, true}, LnCase{0, 1, 1, 37, 1000, true, false}}) {
     SCOPED_TRACE(::testing::Message() << "axis " << c.axis << " N " << c.N << " K " << c.K);
     const size_t n = static_cast<size_t>(c.N * c.K), ns = static_cast<size_t>(c.N * c.segments);
     auto bx = in(rnd(n, 2.0, 4.0)), bdy = in(rnd(n)), bg = in_f32(rnd_f32(c.K, 0.5, 1.5)), bb = in_f32(rnd_f32(c.K));
@@ -192,6 +192,48 @@ TEST_P(LayerNorm, CpuResultsIndependentOfThreadCount) {
         for (size_t i = 0; i < got.size(); ++i) EXPECT_EQ(got[i], first[i]) << "output " << i << ", " << threads << " threads";
     }
   }
+}
+
+// CPU, features first, an output larger than the last-level cache: dx is written with
+// non-temporal stores when dx and its rows are 16-byte aligned, with plain stores when dx is one
+// element off. Both must give the same bits everywhere (dgain/dbias included), write every element
+// and nothing outside. (The float64 checks above use small shapes, which take the plain stores.)
+TEST_P(LayerNorm, CpuStreamingStoresSameBits) {
+  if (be() != BS_BACKEND_CPU) GTEST_SKIP() << "non-temporal stores are a CPU kernel path";
+  const size_t e = dsize(dt());
+  const int64_t K = 128, N = static_cast<int64_t>((size_t{32} << 20) / e / K);  // 32 MiB of dx
+  const LnCase c{0, 1, 1, N, K, true, true};
+  layernorm_plan_t plan = make(c);
+  ASSERT_NE(plan, nullptr);
+  const size_t n = static_cast<size_t>(N * K);
+  auto bx = in(rnd(n, 2.0, 4.0)), bdy = in(rnd(n)), bg = in_f32(rnd_f32(K, 0.5, 1.5)), bb = in_f32(rnd_f32(K));
+  auto by = out(n), bm = out_f32(N), brs = out_f32(N);
+  size_t wf = 0, wb = 0;
+  BS_OK(layernorm_get_workspace_size(plan, LAYERNORM_OP_FPROP, N, &wf));
+  BS_OK(layernorm_get_workspace_size(plan, LAYERNORM_OP_BPROP, N, &wb));
+  Buf ws(be(), std::max(wf, wb));
+  BS_OK(layernorm_fprop(plan, N, bx->ptr(), bg->f32(), bb->f32(), by->ptr(), bm->f32(), brs->f32(), ws.ptr(), wf,
+                        nullptr));
+  std::vector<std::vector<uint8_t>> got[2];
+  for (size_t off : {size_t{0}, e}) {
+    Buf dx(be(), n * e + off);
+    auto bdg = out_f32(K), bdb = out_f32(K);
+    void* p = static_cast<uint8_t*>(dx.ptr()) + off;
+    BS_OK(layernorm_bprop(plan, N, bdy->ptr(), bx->ptr(), bg->f32(), bb->f32(), bm->f32(), brs->f32(), p, bdg->f32(),
+                          bdb->f32(), ws.ptr(), wb, nullptr));
+    EXPECT_TRUE(dx.guards_intact());
+    const std::vector<uint8_t> all = dx.download();
+    std::vector<uint8_t> d(all.begin() + static_cast<std::ptrdiff_t>(off), all.end());
+    for (size_t i = 0; i < off; ++i) EXPECT_EQ(all[i], 0xFF) << "written before dx";
+    size_t bad = 0;
+    for (double v : decode(dt(), d)) bad += !std::isfinite(v);
+    EXPECT_EQ(bad, 0u) << "dx elements not written (offset " << off << ")";
+    got[off ? 1 : 0] = {d, bdg->download(), bdb->download()};
+  }
+  EXPECT_TRUE(got[0][0] == got[1][0]) << "dx differs between streaming and plain stores";
+  EXPECT_EQ(got[0][1], got[1][1]);
+  EXPECT_EQ(got[0][2], got[1][2]);
+  BS_OK(layernorm_destroy(plan));
 }
 
 TEST_P(LayerNorm, ZeroBatchAndNonDeterministicMode) {
