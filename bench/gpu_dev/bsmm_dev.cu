@@ -13,6 +13,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <random>
 #include <string>
@@ -713,10 +714,12 @@ int main(int argc, char** argv) {
     return g_fail ? 1 : 0;
   }
   if (mode == "time") return time_all(argc > 2 ? argv[2] : nullptr);
-  if (mode == "prof") {  // one fprop, bprop and updat (bf16, 8192^3, b=64, d=0.25) for a profiler
-    const int64_t N = 8192, C = 8192, b = 64;
+  if (mode == "prof") {  // one bf16 fprop, bprop and updat for a profiler: prof [N C b d] (default 8192 8192 64 0.25)
+    const int64_t N = argc > 2 ? std::atoll(argv[2]) : 8192, C = argc > 3 ? std::atoll(argv[3]) : 8192;
+    const int64_t b = argc > 4 ? std::atoll(argv[4]) : 64;
+    const double d = argc > 5 ? std::atof(argv[5]) : 0.25;
     Layout L{int(C / b), int(C / b), std::vector<uint8_t>(size_t(C / b) * (C / b), 0)};
-    for (auto& v : L.m) v = (rng() % 4) == 0;
+    for (auto& v : L.m) v = (rng() % 1000000) < d * 1000000;
     bsmm_params_t prm;
     BS(BSMM_PARAMS_INIT(&prm));
     prm.backend = BS_BACKEND_CUDA;
@@ -747,6 +750,6 @@ int main(int argc, char** argv) {
     CK(cudaDeviceSynchronize());
     return 0;
   }
-  std::printf("usage: bsmm_dev check|check-small|check-smalln|time [quick|small]\n");
+  std::printf("usage: bsmm_dev check|check-small|check-smalln|time [quick|small]|prof [N C b d]\n");
   return 2;
 }

@@ -14,6 +14,7 @@
 #include "kernels/bsmm/small.hpp"
 #include "kernels/bsmm/small_lut.hpp"
 #include "kernels/bsmm/wg.hpp"
+#include "kernels/bsmm/wg_updat.hpp"
 #include "kernels/common/cuda_check.cuh"
 #include "kernels/common/cuda_device.hpp"
 #include "kernels/common/tma.hpp"
@@ -83,6 +84,15 @@ const WgKernels* pick_wg(const BsmmConfig& c, const DeviceInfo& info, bool large
   return k != nullptr && wg_usable(*k, info) ? k : nullptr;
 }
 
+// The sm_90a updat kernel (wg_updat.hpp) for this plan, or null (same conditions as pick_wg).
+const WgUpdatKernels* pick_wg_updat(const BsmmConfig& c, const DeviceInfo& info) {
+  const char* env = std::getenv("BS_CUDA_WGMMA");
+  if (env != nullptr && std::strcmp(env, "0") == 0) return nullptr;
+  if (c.feature_axis != 1) return nullptr;
+  const WgUpdatKernels* k = wg_updat_kernels(c.dtype, c.block_size);
+  return k != nullptr && wg_updat_usable(*k, info) ? k : nullptr;
+}
+
 class CudaBsmm final : public BsmmBackend {
  public:
   CudaBsmm(const BsmmConfig& config, const BsmmLayout& layout)
@@ -115,13 +125,20 @@ class CudaBsmm final : public BsmmBackend {
     const size_t o_rows = tables_.add(to_i32(layout.block_rows)), o_cols = tables_.add(to_i32(layout.row_cols));
     const size_t o_cptr = tables_.add(to_i32(layout.col_ptr)), o_cblk = tables_.add(to_i32(layout.col_blocks));
     if (layout.nnz > 0) wg_small_ = pick_wg(cfg_, info_, false), wg_large_ = pick_wg(cfg_, info_, true);
-    size_t o_wfc = 0, o_wfe = 0, o_wbc = 0, o_wbe = 0;
+    size_t o_wfc = 0, o_wfe = 0, o_wbc = 0, o_wbe = 0, o_wuc = 0, o_wus = 0;
     if (wg_large_ != nullptr) {
       const WgLut wf = wg_lut(layout, false), wb = wg_lut(layout, true);
       o_wfc = tables_.add(wf.cols), o_wfe = tables_.add(wf.entries);
       o_wbc = tables_.add(wb.cols), o_wbe = tables_.add(wb.entries);
     }
+    if (layout.nnz > 0) wg_updat_ = pick_wg_updat(cfg_, info_);
+    if (wg_updat_ != nullptr) {
+      const WgUpdatLut wu = wg_updat_lut(layout, b, wg_updat_->units);
+      o_wuc = tables_.add(wu.cta_cols), o_wus = tables_.add(wu.segs);
+      wg_updat_ctas_ = wu.n_ctas;
+    }
     tables_.upload();
+    if (wg_updat_ != nullptr) wg_updat_cols_ = tables_.at(o_wuc), wg_updat_segs_ = tables_.at(o_wus);
     if (wg_large_ != nullptr) {
       wg_fwd_ = WgTables{tables_.at(o_wfc), tables_.at(o_wfe), static_cast<int>(layout.KB)};
       wg_bwd_ = WgTables{tables_.at(o_wbc), tables_.at(o_wbe), static_cast<int>(layout.CB)};
@@ -192,6 +209,12 @@ class CudaBsmm final : public BsmmBackend {
     float* ws = static_cast<float*>(a.workspace);
     if (a.N == 0) {  // empty sum: dW = beta·dW
       launch_updat_finish(cfg_.dtype, small_, ws, 0, a.dw, a.gate, a.alpha, a.beta, stream);
+      return;
+    }
+    // The sm_90a kernel runs one CTA per group of blocks over all tokens: taken when that fills
+    // every SM at least once (else the token-split engine below has more parallelism).
+    if (wg_updat_ != nullptr && a.n_pairs <= kWgUpdatPairs && wg_updat_ctas_ >= info_.sm_count) {
+      updat_wg(*wg_updat_, a);
       return;
     }
     const int splits = updat_splits(a.N);
@@ -299,13 +322,17 @@ class CudaBsmm final : public BsmmBackend {
     const int64_t F_in = a.bprop ? cfg_.K : cfg_.C;
     const uint32_t ka = static_cast<uint32_t>(std::min(b, 64));
     WgParams p{};
+    // At N <= 64 the 128-token kernel's second warpgroup multiplies rows that are never loaded
+    // (and never stored): half the input rows for the TMA unit to move.
+    p.box_tokens = a.N <= 64 && k.tokens == 128 ? 64 : k.tokens;
     p.map_in = tma_map_2d(cfg_.dtype, a.in, static_cast<uint64_t>(a.N), static_cast<uint64_t>(F_in),
-                          static_cast<uint64_t>(F_in), static_cast<uint32_t>(k.tokens), ka);
+                          static_cast<uint64_t>(F_in), static_cast<uint32_t>(p.box_tokens), ka,
+                          CU_TENSOR_MAP_L2_PROMOTION_L2_128B);
     // bprop boxes: b rows (output features c) x ka of the reduction; fprop boxes: ka rows of the
     // reduction (c) x up to 64 output features.
     const uint64_t w_rows = static_cast<uint64_t>(layout_.nnz * b);
     p.map_w = tma_map_2d(cfg_.dtype, a.w, w_rows, static_cast<uint64_t>(b), static_cast<uint64_t>(b),
-                         a.bprop ? static_cast<uint32_t>(b) : ka, ka);
+                         a.bprop ? static_cast<uint32_t>(b) : ka, ka, CU_TENSOR_MAP_L2_PROMOTION_L2_256B);
     p.cols = t.cols;
     p.entries = t.entries;
     p.out = a.out;
@@ -320,6 +347,27 @@ class CudaBsmm final : public BsmmBackend {
     if (grid >= (int64_t{1} << 31)) fail(BS_STATUS_NOT_SUPPORTED, "too many CTAs for one launch (", grid, ")");
     p.stages = wg_stages(k, info_, grid <= info_.sm_count);
     k.xprop(p, a.bprop, static_cast<unsigned>(grid), stream);
+  }
+
+  // updat on the sm_90a kernel: TMA maps of every (x, dy) pair, one launch, no workspace.
+  void updat_wg(const WgUpdatKernels& k, const BsmmUpdatArgs& a) const {
+    const uint32_t ka = static_cast<uint32_t>(std::min(cfg_.block_size, 64));
+    const uint64_t N = static_cast<uint64_t>(a.N), C = static_cast<uint64_t>(cfg_.C), K = static_cast<uint64_t>(cfg_.K);
+    WgUpdatParams p{};
+    for (int32_t i = 0; i < a.n_pairs; ++i) {
+      p.map_x[i] = tma_map_2d(cfg_.dtype, a.x[i], N, C, C, 64, ka, CU_TENSOR_MAP_L2_PROMOTION_NONE);
+      p.map_dy[i] = tma_map_2d(cfg_.dtype, a.dy[i], N, K, K, 64, ka, CU_TENSOR_MAP_L2_PROMOTION_NONE);
+    }
+    p.cta_cols = wg_updat_cols_;
+    p.segs = wg_updat_segs_;
+    p.gate = a.gate;
+    p.dw = a.dw;
+    p.n_pairs = a.n_pairs;
+    p.chunks = static_cast<int>((a.N + 63) / 64);
+    p.stages = wg_updat_stages(k, info_);
+    p.alpha = a.alpha;
+    p.beta = a.beta;
+    k.run(p, static_cast<unsigned>(wg_updat_ctas_), static_cast<cudaStream_t>(a.stream));
   }
 
   // Token splits of updat for minibatch N: enough CTAs for two waves when there are few
@@ -342,6 +390,9 @@ class CudaBsmm final : public BsmmBackend {
   SmallTables fwd_small_, bwd_small_;
   const WgKernels *wg_small_ = nullptr, *wg_large_ = nullptr;  // N <= kSmallNMax / larger
   WgTables wg_fwd_, wg_bwd_;
+  const WgUpdatKernels* wg_updat_ = nullptr;
+  const int *wg_updat_cols_ = nullptr, *wg_updat_segs_ = nullptr;
+  int wg_updat_ctas_ = 0;
   LayoutTables small_{};
 };
 

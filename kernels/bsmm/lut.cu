@@ -82,5 +82,29 @@ UpdatLut updat_lut(const BsmmLayout& l, int R, int G) {
   return lut;
 }
 
+WgUpdatLut wg_updat_lut(const BsmmLayout& l, int b, int U) {
+  const int ka = std::min(b, 64), per_unit = 64 / ka, halves = b / ka;
+  WgUpdatLut lut;
+  std::vector<int32_t> col;  // segments of one column, 2 ints each
+  for (int64_t k = 0; k < l.KB; ++k) {
+    col.clear();
+    for (int64_t e = l.col_ptr[k]; e < l.col_ptr[k + 1]; ++e)
+      for (int h = 0; h < halves; ++h)
+        col.insert(col.end(), {static_cast<int32_t>(l.col_rows[e] * b + h * ka), static_cast<int32_t>(l.col_blocks[e] * halves + h)});
+    const int64_t segs = static_cast<int64_t>(col.size() / 2), units = (segs + per_unit - 1) / per_unit;
+    const int64_t ctas = (units + U - 1) / U;
+    for (int64_t j = 0; j < ctas; ++j) {
+      const int64_t u0 = j * units / ctas, u1 = (j + 1) * units / ctas;  // even split of the column's units
+      const size_t base = lut.segs.size();
+      lut.segs.resize(base + static_cast<size_t>(2 * U * per_unit), -1);
+      const int64_t s0 = u0 * per_unit, s1 = std::min(segs, u1 * per_unit);
+      std::copy(col.begin() + 2 * s0, col.begin() + 2 * s1, lut.segs.begin() + static_cast<int64_t>(base));
+      lut.cta_cols.push_back(static_cast<int32_t>(k));
+    }
+  }
+  lut.n_ctas = static_cast<int32_t>(lut.cta_cols.size());
+  return lut;
+}
+
 }  // namespace cuda
 }  // namespace bs

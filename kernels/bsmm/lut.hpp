@@ -37,5 +37,16 @@ struct WgLut {
 };
 WgLut wg_lut(const BsmmLayout& layout, bool bprop);
 
+// Work of the sm_90a updat kernel (wg_updat.hpp), block size b. A segment is min(b, 64) rows of a weight block:
+// {first x feature, segment id}, the rows landing at dW element id·min(b, 64)·b. A unit is 64 / min(b,
+// 64) segments of one layout column; a column's units are split evenly over ceil(units / U) CTAs.
+// segs: U units per CTA, padding segments {-1, -1}; cta_cols: each CTA's layout column.
+struct WgUpdatLut {
+  std::vector<int32_t> cta_cols;
+  std::vector<int32_t> segs;
+  int32_t n_ctas = 0;
+};
+WgUpdatLut wg_updat_lut(const BsmmLayout& layout, int b, int U);
+
 }  // namespace cuda
 }  // namespace bs

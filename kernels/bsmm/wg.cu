@@ -57,6 +57,36 @@ __device__ __forceinline__ float half_of(uint32_t v, int h) {
   return load_float(T{static_cast<uint16_t>(h ? v >> 16 : v & 0xFFFFu)});
 }
 
+// The producer warp's view of its CTA's list of {in_block, weight block} entries: lanes hold two
+// consecutive 32-entry windows (the second loaded ahead of use), so the producer never waits on one
+// dependent global load per entry (which had made short lists latency bound).
+class EntryWindow {
+ public:
+  __device__ EntryWindow(const int2* list, int n, int lane) : list_(list), n_(n), lane_(lane) {
+    cur_ = load(0);
+    next_ = load(32);
+  }
+  // Entry i for this lane. `lo` is the same in every lane and never decreases from call to call;
+  // each lane's i lies in [lo, lo + 32].
+  __device__ int2 get(int i, int lo) {
+    while (lo >= base_ + 32) {
+      base_ += 32;
+      cur_ = next_;
+      next_ = load(base_ + 32);
+    }
+    const int j = i - base_, src = j & 31;
+    const int2 a = make_int2(__shfl_sync(0xFFFFFFFFu, cur_.x, src), __shfl_sync(0xFFFFFFFFu, cur_.y, src));
+    const int2 b = make_int2(__shfl_sync(0xFFFFFFFFu, next_.x, src), __shfl_sync(0xFFFFFFFFu, next_.y, src));
+    return j < 32 ? a : b;
+  }
+
+ private:
+  __device__ int2 load(int first) const { return first + lane_ < n_ ? __ldg(list_ + first + lane_) : make_int2(0, 0); }
+  const int2* list_;
+  int n_, lane_, base_ = 0;
+  int2 cur_, next_;
+};
+
 // kFprop: the weight operand is W as stored, read MN-major (see WgGeom); else K-major (bprop).
 template <typename T, int B, int MT, bool kFprop>
 __global__ void __launch_bounds__(kWgThreads, 2) wg_xprop_kernel(const __grid_constant__ WgParams p) {
@@ -86,35 +116,40 @@ __global__ void __launch_bounds__(kWgThreads, 2) wg_xprop_kernel(const __grid_co
   __syncthreads();
 
   if (warp == kProducerWarp) {
+    // One lane per TMA box of a stage, so a stage's boxes are issued by one warp instruction each
+    // (a single issuing thread had made short lists issue bound): lane l < kSubs loads sub-tile l's
+    // input box, lane 8 + kWH·l + h its weight box (half h of b = 128 fprop).
+    constexpr int kWH = kFprop && B > 64 ? 2 : 1;
+    const bool x_lane = lane < G::kSubs, w_lane = lane >= 8 && lane < 8 + G::kSubs * kWH;
+    const int u = x_lane ? lane : (w_lane ? (lane - 8) / kWH : 0), h = w_lane ? (lane - 8) % kWH : 0;
     if (lane == 0) {
       sm90::tma_prefetch_desc(&p.map_in);
       sm90::tma_prefetch_desc(&p.map_w);
-      const int2* ent = reinterpret_cast<const int2*>(p.entries) + col.y;
-      int s = 0;
-      uint32_t lap = 0;  // parity of the ring lap of stage q
-      for (int q = 0; q < n_stages; ++q) {
-        if (q >= stages) sm90::mbar_wait(&empty[s], lap ^ 1u);  // the slot's use one lap earlier is done
-        sm90::mbar_arrive_expect_tx(&full[s], static_cast<uint32_t>(G::kStageBytes));
-        unsigned char* st = smem + s * G::kStageBytes;
-        for (int u = 0; u < G::kSubs; ++u) {
-          // Sub-tiles past the list pad the last stage: boxes entirely out of bounds, which TMA fills
-          // with zeros (so the consumers' MMA sequence has no data-dependent branch).
-          const int it = q * G::kSubs + u;
-          int2 e = make_int2(p.F_in / B, p.n_wblocks);
-          if (it < items) e = __ldg(ent + it / G::kChunks);
-          const int k0 = (it % G::kChunks) * G::kKA;
-          sm90::tma_load_2d(st + u * G::kASub, &p.map_in, e.x * B + k0, m0, &full[s]);
-          unsigned char* wdst = st + G::kSubs * G::kASub + u * G::kBSub;
-          if constexpr (kFprop) {
-#pragma unroll
-            for (int h = 0; h < (B > 64 ? 2 : 1); ++h)
-              sm90::tma_load_2d(wdst + h * G::kMNHalf, &p.map_w, 64 * h, e.y * B + k0, &full[s]);
-          } else {
-            sm90::tma_load_2d(wdst, &p.map_w, k0, e.y * B, &full[s]);
-          }
-        }
-        if (++s == stages) s = 0, lap ^= 1u;
+    }
+    EntryWindow win(reinterpret_cast<const int2*>(p.entries) + col.y, col.z, lane);
+    // Input boxes are box_tokens deep (64 when N <= 64: no rows past N are fetched or zero-filled).
+    const uint32_t tx = static_cast<uint32_t>(G::kSubs * (p.box_tokens * G::kRowBytes + G::kBSub));
+    int s = 0;
+    uint32_t lap = 0;  // parity of the ring lap of stage q
+    for (int q = 0; q < n_stages; ++q) {
+      if (q >= stages) sm90::mbar_wait(&empty[s], lap ^ 1u);  // the slot's use one lap earlier is done
+      if (lane == 0) sm90::mbar_arrive_expect_tx(&full[s], tx);
+      __syncwarp();
+      // Sub-tiles past the list pad the last stage: boxes entirely out of bounds, which TMA fills
+      // with zeros (so the consumers' MMA sequence has no data-dependent branch).
+      const int it = q * G::kSubs + u;
+      int2 e = win.get(min(it, items - 1) / G::kChunks, q * G::kSubs / G::kChunks);
+      if (it >= items) e = make_int2(p.F_in / B, p.n_wblocks);
+      const int k0 = (it % G::kChunks) * G::kKA;
+      unsigned char* st = smem + s * G::kStageBytes;
+      if (x_lane) {
+        sm90::tma_load_2d(st + u * G::kASub, &p.map_in, e.x * B + k0, m0, &full[s]);
+      } else if (w_lane) {
+        unsigned char* wdst = st + G::kSubs * G::kASub + u * G::kBSub;
+        if constexpr (kFprop) sm90::tma_load_2d(wdst + h * G::kMNHalf, &p.map_w, 64 * h, e.y * B + k0, &full[s]);
+        else sm90::tma_load_2d(wdst, &p.map_w, k0, e.y * B, &full[s]);
       }
+      if (++s == stages) s = 0, lap ^= 1u;
     }
     return;
   }
@@ -148,7 +183,7 @@ __global__ void __launch_bounds__(kWgThreads, 2) wg_xprop_kernel(const __grid_co
 #pragma unroll
         for (int t = 0; t < G::kMT; ++t) {
           const uint64_t da = adesc0 + static_cast<uint64_t>((a0 + t * 64 * G::kRowBytes + u * G::kASub + 32 * k) >> 4);
-          sm90::wgmma_ss<B, std::is_same<T, bf16_t>::value, kFprop>(acc[t], da, db);
+          sm90::wgmma_ss<B, std::is_same<T, bf16_t>::value, false, kFprop>(acc[t], da, db);
         }
       }
     }
@@ -245,19 +280,23 @@ int wg_stages(const WgKernels& k, const DeviceInfo& info, bool one_wave) {
   return std::max(3, std::min(16, budget / (k.stage_bytes + 16)));
 }
 
+bool sm90_kernel_ready(const void* kernel, const DeviceInfo& info) {
+  cudaFuncAttributes attr{};
+  if (cudaFuncGetAttributes(&attr, kernel) != cudaSuccess || attr.binaryVersion != 90) {
+    (void)cudaGetLastError();
+    return false;
+  }
+  check(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, info.max_smem_optin),
+        "cudaFuncSetAttribute");
+  return true;
+}
+
 bool wg_usable(const WgKernels& k, const DeviceInfo& info) {
   // sm_90a code runs on compute capability 9.0 only (arch-specific features are not forward compatible).
   if (info.cc_major != 9 || info.cc_minor != 0 || wg_smem_bytes(k.stage_bytes, wg_stages(k, info, false)) > info.max_smem_optin)
     return false;
-  for (const void* kernel : k.kernels) {
-    cudaFuncAttributes attr{};
-    if (cudaFuncGetAttributes(&attr, kernel) != cudaSuccess || attr.binaryVersion != 90) {
-      (void)cudaGetLastError();
-      return false;
-    }
-    check(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, info.max_smem_optin),
-          "cudaFuncSetAttribute");
-  }
+  for (const void* kernel : k.kernels)
+    if (!sm90_kernel_ready(kernel, info)) return false;
   return true;
 }
 

@@ -25,7 +25,7 @@ namespace cuda {
 constexpr int kWgThreads = 9 * 32;      // warpgroups 0-1 (warps 0-7) consume, warp 8 produces
 
 struct WgParams {
-  CUtensorMap map_in;  // x (fprop) / dy (bprop): N x F_in, box tokens x min(b, 64)
+  CUtensorMap map_in;  // x (fprop) / dy (bprop): N x F_in, box box_tokens x min(b, 64)
   CUtensorMap map_w;   // W as nnz·b rows x b; box b x min(b, 64) (bprop) or min(b, 64) x min(b, 64) (fprop)
   const int* cols;     // wg_lut cols: 4 ints per output block
   const int* entries;  // wg_lut entries: 2 ints each
@@ -35,6 +35,7 @@ struct WgParams {
   int n_wblocks;       // rows of map_w / b
   int n_cols;          // output blocks; grid = n_cols x token tiles, output block fastest
   int stages;          // ring depth (wg_stages)
+  int box_tokens;      // rows of map_in's box: the kernel's tokens per CTA, or 64 when N <= 64
   float alpha, beta;
 };
 
@@ -60,6 +61,10 @@ int wg_stages(const WgKernels& k, const DeviceInfo& info, bool one_wave);
 // True if `k` has sm_90a code for the current device and fits its shared memory; sets the kernel's
 // shared-memory limit.
 bool wg_usable(const WgKernels& k, const DeviceInfo& info);
+
+// True if `kernel` was compiled for sm_90a (the build's code for this device); then raises its
+// dynamic shared-memory limit to the device's opt-in maximum.
+bool sm90_kernel_ready(const void* kernel, const DeviceInfo& info);
 
 }  // namespace cuda
 }  // namespace bs

@@ -8,8 +8,8 @@
 // Shared-memory operands are described by the PTX ISA's "matrix descriptor" (Asynchronous
 // Warpgroup Level Matrix Shared Memory Layout): 14-bit start address, leading and stride byte
 // offsets (all in 16-byte units) and the swizzle mode in bits 62-63. The tiles this library gives
-// wgmma are always K-major (the reduction dimension contiguous) and swizzled with the same mode the
-// TMA unit wrote them with, rows of exactly one swizzle span (32, 64 or 128 bytes).
+// wgmma are K-major (the reduction dimension contiguous) or MN-major, swizzled with the same mode
+// the TMA unit wrote them with, rows of exactly one swizzle span (32, 64 or 128 bytes).
 #include <cuda_runtime.h>
 
 #include <cstdint>
@@ -113,22 +113,26 @@ __device__ __forceinline__ void fence_regs(float (&d)[R]) {
 // Operand lists of m64nNk16: N/2 fp32 accumulators, the two descriptors, the scale-d flag.
 #define BS_WG_REGS_16 "{%0, %1, %2, %3, %4, %5, %6, %7}, %8, %9"
 #define BS_WG_SCALE_16 "%10"
-#define BS_WG_TB_16 "11"
+#define BS_WG_TA_16 "11"
+#define BS_WG_TB_16 "12"
 #define BS_WG_REGS_32 "{%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15}, %16, %17"
 #define BS_WG_SCALE_32 "%18"
-#define BS_WG_TB_32 "19"
+#define BS_WG_TA_32 "19"
+#define BS_WG_TB_32 "20"
 #define BS_WG_REGS_64                                                                                   \
   "{%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, %16, %17, %18, %19, %20, %21, " \
   "%22, %23, %24, %25, %26, %27, %28, %29, %30, %31}, %32, %33"
 #define BS_WG_SCALE_64 "%34"
-#define BS_WG_TB_64 "35"
+#define BS_WG_TA_64 "35"
+#define BS_WG_TB_64 "36"
 #define BS_WG_REGS_128                                                                                  \
   "{%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, %16, %17, %18, %19, %20, %21, " \
   "%22, %23, %24, %25, %26, %27, %28, %29, %30, %31, %32, %33, %34, %35, %36, %37, %38, %39, %40, %41, "  \
   "%42, %43, %44, %45, %46, %47, %48, %49, %50, %51, %52, %53, %54, %55, %56, %57, %58, %59, %60, %61, "  \
   "%62, %63}, %64, %65"
 #define BS_WG_SCALE_128 "%66"
-#define BS_WG_TB_128 "67"
+#define BS_WG_TA_128 "67"
+#define BS_WG_TB_128 "68"
 #define BS_F4(d, i) "+f"(d[i]), "+f"(d[i + 1]), "+f"(d[i + 2]), "+f"(d[i + 3])
 #define BS_F8(d, i) BS_F4(d, i), BS_F4(d, i + 4)
 #define BS_F16(d, i) BS_F8(d, i), BS_F8(d, i + 8)
@@ -137,14 +141,14 @@ __device__ __forceinline__ void fence_regs(float (&d)[R]) {
 #define BS_WG_ASM(N, TY, OUTS)                                                                          \
   asm volatile("{\n.reg .pred p;\nsetp.ne.b32 p, " BS_WG_SCALE_##N                                      \
                ", 0;\nwgmma.mma_async.sync.aligned.m64n" #N "k16.f32." TY "." TY " " BS_WG_REGS_##N     \
-               ", p, 1, 1, 0, %" BS_WG_TB_##N ";\n}\n"                                                \
+               ", p, 1, 1, %" BS_WG_TA_##N ", %" BS_WG_TB_##N ";\n}\n"                                                \
                : OUTS                                                                                   \
-               : "l"(da), "l"(db), "r"(1), "n"(static_cast<int>(kTransB)))
+               : "l"(da), "l"(db), "r"(1), "n"(static_cast<int>(kTransA)), "n"(static_cast<int>(kTransB)))
 
-// d (64 x N fp32, the warpgroup's accumulator fragment) += A(64 x 16) · B(16 x N), A K-major and B
-// K-major or (kTransB) MN-major in shared memory. Fragment of thread t: d[4c + h] is row
+// d (64 x N fp32, the warpgroup's accumulator fragment) += A(64 x 16) · B(16 x N), each operand
+// K-major or (kTransA / kTransB) MN-major in shared memory. Fragment of thread t: d[4c + h] is row
 // 16·(t/32) + (t%32)/4 + 8·(h/2), column 8c + 2·(t%4) + h%2.
-template <int N, bool kBf16, bool kTransB>
+template <int N, bool kBf16, bool kTransA, bool kTransB>
 __device__ __forceinline__ void wgmma_ss(float (&d)[N / 2], uint64_t da, uint64_t db) {
   if constexpr (N == 16) {
     if constexpr (kBf16) BS_WG_ASM(16, "bf16", BS_F8(d, 0)); else BS_WG_ASM(16, "f16", BS_F8(d, 0));
@@ -167,9 +171,13 @@ __device__ __forceinline__ void wgmma_ss(float (&d)[N / 2], uint64_t da, uint64_
 #undef BS_WG_SCALE_64
 #undef BS_WG_REGS_128
 #undef BS_WG_SCALE_128
+#undef BS_WG_TA_16
 #undef BS_WG_TB_16
+#undef BS_WG_TA_32
 #undef BS_WG_TB_32
+#undef BS_WG_TA_64
 #undef BS_WG_TB_64
+#undef BS_WG_TA_128
 #undef BS_WG_TB_128
 #undef BS_F64
 #undef BS_F32

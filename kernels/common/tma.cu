@@ -36,7 +36,7 @@ CUtensorMapSwizzle swizzle_for(uint32_t span_bytes) {
 }  // namespace
 
 CUtensorMap tma_map_2d(int32_t dtype, const void* base, uint64_t rows, uint64_t cols, uint64_t row_pitch,
-                       uint32_t box_rows, uint32_t box_cols) {
+                       uint32_t box_rows, uint32_t box_cols, CUtensorMapL2promotion promotion) {
   CUtensorMap map;
   const cuuint64_t dims[2] = {cols, rows};
   const cuuint64_t strides[1] = {row_pitch * 2};
@@ -44,7 +44,7 @@ CUtensorMap tma_map_2d(int32_t dtype, const void* base, uint64_t rows, uint64_t 
   const cuuint32_t elem_strides[2] = {1, 1};
   const CUresult r = encoder()(&map, dtype == BS_DTYPE_BF16 ? CU_TENSOR_MAP_DATA_TYPE_BFLOAT16 : CU_TENSOR_MAP_DATA_TYPE_FLOAT16,
                                2, const_cast<void*>(base), dims, strides, box, elem_strides, CU_TENSOR_MAP_INTERLEAVE_NONE,
-                               swizzle_for(box_cols * 2), CU_TENSOR_MAP_L2_PROMOTION_L2_256B, CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE);
+                               swizzle_for(box_cols * 2), promotion, CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE);
   if (r != CUDA_SUCCESS)
     fail(BS_STATUS_EXECUTION_FAILED, "cuTensorMapEncodeTiled failed (CUresult ", static_cast<int>(r), ") for a ", rows,
          " x ", cols, " tensor with box ", box_rows, " x ", box_cols);

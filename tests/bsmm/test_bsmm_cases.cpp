@@ -141,6 +141,34 @@ TEST_P(BsmmCases, SmallMinibatchManyOutputBlocks) {
   }
 }
 
+// updat on the sm_90a kernel (16-bit, b >= 32), which takes layouts with at least one CTA per SM
+// (a CTA sums up to 16 / 8 / 2 blocks of one layout column at b = 32 / 64 / 128): wide layouts with
+// a column of one block, one of three (a padded unit at b = 32), an empty column, N past one
+// 64-token stage, several (x, dy) pairs, alpha/beta and zero gates.
+TEST_P(BsmmCases, ManyBlocksUpdat16Bit) {
+  for (int32_t b : {32, 64, 128}) {
+    // 96 columns of ~2 CTAs each (about 190 CTAs), few enough rows to keep the float64 reference short.
+    Layout layout = random_layout(b == 32 ? 32 : (b == 64 ? 20 : 6), 96, 0.6, rng_);
+    for (int64_t c = 0; c < layout.CB; ++c) {
+      layout.mask[static_cast<size_t>(c * layout.KB)] = c == 0;
+      layout.mask[static_cast<size_t>(c * layout.KB + 1)] = c < 3;
+      layout.mask[static_cast<size_t>(c * layout.KB + layout.KB - 1)] = 0;
+    }
+    for (bs_dtype_t dt : {BS_DTYPE_BF16, BS_DTYPE_F16}) {
+      OpCase c;
+      c.op = BSMM_OP_UPDAT;
+      c.N = 80;
+      if (dt == BS_DTYPE_F16) {
+        c.n_pairs = 2;
+        c.alpha = -0.75f;
+        c.beta = 0.5f;
+        c.gates = Gates::kWithZeros;
+      }
+      check_op(setup(dt, b, 1), layout, c, rng_);
+    }
+  }
+}
+
 // N = 0: fprop and bprop return at once (NULL pointers allowed, nothing written); updat gives beta·dW.
 TEST_P(BsmmCases, EmptyMinibatch) {
   const Layout layout = random_layout(3, 4, 0.5, rng_);
