@@ -25,6 +25,7 @@ struct LnRowArgs {
   int rows = 1;
   int64_t stride = 0;
   bool relu = false;
+  bool stream = false;  // non-temporal stores of out (out and every row 16-byte aligned)
   float epsilon = 0.0f;
   float mean[kLnBpropRows] = {}, rstd[kLnBpropRows] = {};  // per row; fprop: results; bprop: inputs
 };

@@ -40,6 +40,15 @@ inline float relu(float z) { return z < 0.0f ? 0.0f : z; }
 inline float keep_pos(float v, float z) { return z > 0.0f ? v : 0.0f; }
 inline float hsum(float v) { return v; }
 
+// A store, non-temporal with NT.
+template <bool NT, typename T, typename L>
+inline void store(T* p, L v) {
+  if constexpr (NT)
+    st_nt(p, v);
+  else
+    st(p, v);
+}
+
 template <typename L>
 constexpr int64_t lanes() {
   if constexpr (std::is_same_v<L, float>)
@@ -93,7 +102,7 @@ inline L affine(L xhat, const float* gain, const float* bias, int64_t i) {
 
 // ---- features last: one contiguous row, three sweeps while it sits in L1 -----------------------
 
-template <typename V, typename T, bool G, bool B, bool R>
+template <typename V, typename T, bool G, bool B, bool R, bool NT>
 void fprop_row_t(LnRowArgs& args) {
   // A local copy: the 16-bit stores are __m128i stores, which may alias anything, so fields read
   // through the reference would be reloaded from memory after every store.
@@ -111,8 +120,9 @@ void fprop_row_t(LnRowArgs& args) {
   sweep<V>(n, [&](auto t, int64_t i) {
     auto z = affine<G, B>((ld(t, x + i) - splat(t, mean)) * splat(t, rstd), a.gain, a.bias, i);
     if constexpr (R) z = relu(z);
-    st(y + i, z);
+    store<NT>(y + i, z);
   });
+  if constexpr (NT) store_fence();
   args.mean[0] = mean;
   args.rstd[0] = rstd;
 }
@@ -121,7 +131,7 @@ void fprop_row_t(LnRowArgs& args) {
 // the first sweep reads and writes the dgain/dbias partials once for all NR rows (in row order, so
 // the partials are the same bits as row by row). Two accumulator sets per row sum, for every NR, so
 // a row's dx does not depend on how the rows were grouped.
-template <typename V, typename T, bool G, bool B, bool R, bool P, int NR>
+template <typename V, typename T, bool G, bool B, bool R, bool P, bool NT, int NR>
 void bprop_row_t(const LnRowArgs& args) {
   const LnRowArgs a = args;  // see fprop_row_t
   const T* x = static_cast<const T*>(a.x);
@@ -164,9 +174,10 @@ void bprop_row_t(const LnRowArgs& args) {
     sweep<V>(n, [&](auto t, int64_t i) {
       decltype(t) xhat;
       const auto u = gained(t, grad(t, r, i, xhat), i);
-      st(dx + r * stride + i, splat(t, rstd) * (u - splat(t, mu) - xhat * splat(t, mux)));
+      store<NT>(dx + r * stride + i, splat(t, rstd) * (u - splat(t, mu) - xhat * splat(t, mux)));
     });
   }
+  if constexpr (NT) store_fence();
 }
 
 // ---- features first: a panel of columns, swept row by row (contiguous), statistics per column ----
@@ -295,10 +306,7 @@ void bprop_col_dx_t(const LnColArgs& args) {
       auto d = ld(t, dy + j);
       if constexpr (R) d = keep_pos(d, madd(xhat, splat(t, g), splat(t, b)));
       const auto v = madd(d * splat(t, g), rs, madd(xhat, ld(t, a.s1 + j), ld(t, a.s0 + j)));
-      if constexpr (NT)
-        st_nt(dx + j, v);
-      else
-        st(dx + j, v);
+      store<NT>(dx + j, v);
       if constexpr (P) {
         acc[0] = madd(d, xhat, acc[0]);
         acc[1] = acc[1] + d;
@@ -326,7 +334,9 @@ template <typename V, typename T>
 void fprop_row_k(LnRowArgs& a) {
   with_flag(a.gain, [&](auto G) {
     with_flag(a.bias, [&](auto B) {
-      with_flag(a.relu, [&](auto R) { fprop_row_t<V, T, G(), B(), R()>(a); });
+      with_flag(a.relu, [&](auto R) {
+        with_flag(a.stream, [&](auto NT) { fprop_row_t<V, T, G(), B(), R(), NT()>(a); });
+      });
     });
   });
 }
@@ -337,10 +347,12 @@ void bprop_row_k(LnRowArgs& a) {
     with_flag(a.bias, [&](auto B) {
       with_flag(a.relu, [&](auto R) {
         with_flag(a.pg, [&](auto P) {
-          if (a.rows == 2)
-            bprop_row_t<V, T, G(), B(), R(), P(), 2>(a);
-          else
-            bprop_row_t<V, T, G(), B(), R(), P(), 1>(a);
+          with_flag(a.stream, [&](auto NT) {
+            if (a.rows == 2)
+              bprop_row_t<V, T, G(), B(), R(), P(), NT(), 2>(a);
+            else
+              bprop_row_t<V, T, G(), B(), R(), P(), NT(), 1>(a);
+          });
         });
       });
     });

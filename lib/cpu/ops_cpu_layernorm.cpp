@@ -102,6 +102,7 @@ void sum_partials(const LnConfig& c, const float* partial, int64_t parts, float*
 void fprop_rows(const LnConfig& c, const LnFpropArgs& a, const LnKernelSet& ks) {
   const int64_t S = c.segments, Ks = c.K / S, rows = a.N * S;
   const size_t e = dtype_bytes(c.dtype);
+  const bool stream = stream_out(a.y, rows, Ks, e);
 #pragma omp parallel for schedule(static) num_threads(c.num_threads)
   for (int64_t r = 0; r < rows; ++r) {
     const int64_t goff = (r % S) * Ks;
@@ -112,6 +113,7 @@ void fprop_rows(const LnConfig& c, const LnFpropArgs& a, const LnKernelSet& ks) 
     ra.bias = a.bias ? a.bias + goff : nullptr;
     ra.n = Ks;
     ra.relu = c.relu != 0;
+    ra.stream = stream;
     ra.epsilon = c.epsilon;
     ks.fprop_row(ra);
     if (a.mean) {
@@ -126,6 +128,7 @@ void bprop_rows(const LnConfig& c, const LnBpropArgs& a, const LnKernelSet& ks) 
   const size_t e = dtype_bytes(c.dtype);
   const bool params = a.dgain || a.dbias;
   const int64_t parts = row_parts(c, a.N);
+  const bool stream = stream_out(a.dx, rows, Ks, e);
   float* partial = static_cast<float*>(a.workspace);  // [part][2][K]
 #pragma omp parallel for schedule(static) num_threads(c.num_threads)
   for (int64_t p = 0; p < parts; ++p) {
@@ -148,6 +151,7 @@ void bprop_rows(const LnConfig& c, const LnBpropArgs& a, const LnKernelSet& ks) 
       ra.rows = nr;
       ra.stride = Ks;
       ra.relu = c.relu != 0;
+      ra.stream = stream;
       for (int i = 0; i < nr; ++i) {
         ra.mean[i] = a.mean[ln_stat_index(r + i, S, a.N)];
         ra.rstd[i] = a.rstd[ln_stat_index(r + i, S, a.N)];
