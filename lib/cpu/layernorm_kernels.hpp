@@ -1,7 +1,7 @@
 #pragma once
-// Layer-norm kernels of the CPU backend: the per-row (features last) and per-panel (features first)
-// work, free of threading. ops_cpu_layernorm.cpp partitions the problem, runs these from its OpenMP
-// loops and sums the dgain/dbias partials. One set per instruction set (portable, AVX2+FMA+F16C),
+// Layer-norm kernels of the CPU backend: the per-row (features last), per-panel and per-row-range
+// (features first) work, free of threading. ops_cpu_layernorm.cpp partitions the problem, runs these
+// from its OpenMP loops and adds the partial sums. One set per instruction set (portable, AVX2+FMA+F16C),
 // chosen once per process (cpu_isa.hpp).
 #include <cstdint>
 
@@ -25,29 +25,46 @@ struct LnRowArgs {
   int rows = 1;
   int64_t stride = 0;
   bool relu = false;
+  bool stream = false;  // non-temporal stores of out (out and every row 16-byte aligned)
   float epsilon = 0.0f;
   float mean[kLnBpropRows] = {}, rstd[kLnBpropRows] = {};  // per row; fprop: results; bprop: inputs
 };
 
-// Columns [n0, n1) of one segment with features first (a panel): element (k, n) at k·ld + n,
-// k < rows; n1 - n0 <= kLnMaxPanel. For dgain/dbias the panel is cut into pieces of part_w columns
-// from n0; piece q adds its sums to pg[q·part_stride + k] and pb[q·part_stride + k].
+// Forward with features first: columns [n0, n1) of one segment (a panel), element (k, n) at
+// k·ld + n, k < rows; n1 - n0 <= kLnMaxPanel.
 struct LnPanelArgs {
   const void* x = nullptr;
-  const void* dy = nullptr;  // bprop only
-  void* out = nullptr;       // y or dx
+  void* out = nullptr;  // y
   int64_t ld = 0, rows = 0, n0 = 0, n1 = 0;
   const float* gain = nullptr;  // the segment's slice (rows entries); NULL = ones
   const float* bias = nullptr;  // NULL = zeros
-  const float* mean = nullptr;  // bprop: statistics per column of the segment (index n)
-  const float* rstd = nullptr;
-  float* mean_out = nullptr;  // fprop: where to save them; NULL = not saved
+  float* mean_out = nullptr;    // where to save the statistics per column (index n); NULL = not saved
   float* rstd_out = nullptr;
-  float* pg = nullptr;  // bprop: per-row partials of piece 0, += Σ_n dy·xhat (NULL: not wanted)
-  float* pb = nullptr;  // += Σ_n dy
-  int64_t part_w = 0, part_stride = 0;
   bool relu = false;
   float epsilon = 0.0f;
+};
+
+// Backward with features first: whole rows [k0, k1) of one segment of n columns, element (k, j) at
+// k·n + j (each row one contiguous stream for the prefetchers). Two kernels: the column
+// sums of the rows (the caller adds the row chunks' sums in chunk order and turns them into the
+// per-column constants c0, c1), then dx of the rows from those constants.
+struct LnColArgs {
+  const void* x = nullptr;   // the segment's first row
+  const void* dy = nullptr;
+  void* dx = nullptr;
+  int64_t n = 0, k0 = 0, k1 = 0;
+  const float* gain = nullptr;  // the segment's slice (index k); NULL = ones
+  const float* bias = nullptr;  // NULL = zeros
+  const float* mean = nullptr;  // statistics per column of the segment (index n)
+  const float* rstd = nullptr;
+  // Sums: written with Σ_k u and Σ_k u·(x - mean) over the rows, u = gain·dy·[z > 0].
+  // dx: read as c0 = -rstd·mean_k(u) and c1 = -rstd²·mean_k(u·(x - mean)).
+  float* s0 = nullptr;
+  float* s1 = nullptr;
+  float* dgain = nullptr;  // dx: row k gets Σ_n dy·xhat (NULL: not wanted)
+  float* dbias = nullptr;  // dx: row k gets Σ_n dy (NULL: not wanted)
+  bool relu = false;
+  bool stream = false;  // dx: non-temporal stores (dx and every row 16-byte aligned)
 };
 
 constexpr int64_t kLnMaxPanel = 4096;
@@ -57,7 +74,8 @@ struct LnKernelSet {
   void (*fprop_row)(LnRowArgs& a);
   void (*bprop_row)(LnRowArgs& a);
   void (*fprop_panel)(const LnPanelArgs& a);
-  void (*bprop_panel)(const LnPanelArgs& a);
+  void (*bprop_col_sums)(const LnColArgs& a);
+  void (*bprop_col_dx)(const LnColArgs& a);
 };
 
 // The kernels for storage dtype `dtype` (a bs_dtype_t), of the ISA chosen for this process.

@@ -64,8 +64,7 @@ inline V ld(V, const bf16_t* p) {
 }
 inline V ld(V, const half_t* p) { return {_mm256_cvtph_ps(ld8x16(p))}; }
 
-inline void st(float* p, V a) { _mm256_storeu_ps(p, a.v); }
-inline void st(bf16_t* p, V a) {
+inline __m128i to_bf16(V a) {
   const __m256i u = _mm256_castps_si256(a.v);
   const __m256i hi = _mm256_srli_epi32(u, 16);
   const __m256i bias = _mm256_add_epi32(_mm256_set1_epi32(0x7fff), _mm256_and_si256(hi, _mm256_set1_epi32(1)));
@@ -74,9 +73,21 @@ inline void st(bf16_t* p, V a) {
   const __m256i is_nan = _mm256_castps_si256(_mm256_cmp_ps(a.v, a.v, _CMP_UNORD_Q));
   const __m256i r = _mm256_blendv_epi8(rounded, quiet_nan, is_nan);
   // Every lane is <= 0xffff, so the unsigned saturation of the pack never clips.
-  st8x16(p, _mm_packus_epi32(_mm256_castsi256_si128(r), _mm256_extracti128_si256(r, 1)));
+  return _mm_packus_epi32(_mm256_castsi256_si128(r), _mm256_extracti128_si256(r, 1));
 }
-inline void st(half_t* p, V a) { st8x16(p, _mm256_cvtps_ph(a.v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC)); }
+inline __m128i to_half(V a) { return _mm256_cvtps_ph(a.v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC); }
+
+inline void st(float* p, V a) { _mm256_storeu_ps(p, a.v); }
+inline void st(bf16_t* p, V a) { st8x16(p, to_bf16(a)); }
+inline void st(half_t* p, V a) { st8x16(p, to_half(a)); }
+// Non-temporal stores need only 16-byte alignment: fp32 as two 16-byte halves.
+inline void st_nt(float* p, V a) {
+  _mm_stream_ps(p, _mm256_castps256_ps128(a.v));
+  _mm_stream_ps(p + 4, _mm256_extractf128_ps(a.v, 1));
+}
+inline void st_nt(bf16_t* p, V a) { _mm_stream_si128(reinterpret_cast<__m128i*>(p), to_bf16(a)); }
+inline void st_nt(half_t* p, V a) { _mm_stream_si128(reinterpret_cast<__m128i*>(p), to_half(a)); }
+inline void store_fence() { _mm_sfence(); }
 
 }  // namespace
 }  // namespace bs::ops

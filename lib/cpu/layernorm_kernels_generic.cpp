@@ -43,6 +43,12 @@ template <typename T>
 inline void st(T* p, V a) {
   for (int l = 0; l < 8; ++l) p[l] = from_float<T>(a.v[l]);
 }
+// No portable non-temporal store: plain stores.
+template <typename T>
+inline void st_nt(T* p, V a) {
+  st(p, a);
+}
+inline void store_fence() {}
 
 }  // namespace
 }  // namespace bs::ops

@@ -1,7 +1,8 @@
 // The layer-norm kernels, written once over a lane type: `V` (a vector of V::kLanes floats, defined
 // by the including file for its ISA) for the full vectors of a loop and `float` for its tail. The
-// includer defines, for V: zero(V), splat(V, float), ld(V, const T*), st(T*, V) for T = float,
-// bf16_t, half_t, the operators + - *, madd(a, b, c) = a·b + c, relu(z) = (z < 0 ? 0 : z),
+// includer defines, for V: zero(V), splat(V, float), ld(V, const T*), st(T*, V) and st_nt(T*, V) (a
+// non-temporal store to an aligned address, ordered by store_fence()) for T = float, bf16_t,
+// half_t, the operators + - *, madd(a, b, c) = a·b + c, relu(z) = (z < 0 ? 0 : z),
 // keep_pos(v, z) = (z > 0 ? v : 0) and hsum(V) (a fixed-order lane sum). Everything here has
 // internal linkage: each ISA's file gets its own copy, compiled for that ISA, and no copy compiled
 // for AVX2 can be picked by the linker for the portable path.
@@ -30,10 +31,23 @@ template <typename T>
 inline void st(T* p, float v) {
   *p = from_float<T>(v);
 }
+template <typename T>
+inline void st_nt(T* p, float v) {
+  *p = from_float<T>(v);
+}
 inline float madd(float a, float b, float c) { return a * b + c; }
 inline float relu(float z) { return z < 0.0f ? 0.0f : z; }
 inline float keep_pos(float v, float z) { return z > 0.0f ? v : 0.0f; }
 inline float hsum(float v) { return v; }
+
+// A store, non-temporal with NT.
+template <bool NT, typename T, typename L>
+inline void store(T* p, L v) {
+  if constexpr (NT)
+    st_nt(p, v);
+  else
+    st(p, v);
+}
 
 template <typename L>
 constexpr int64_t lanes() {
@@ -88,8 +102,11 @@ inline L affine(L xhat, const float* gain, const float* bias, int64_t i) {
 
 // ---- features last: one contiguous row, three sweeps while it sits in L1 -----------------------
 
-template <typename V, typename T, bool G, bool B, bool R>
-void fprop_row_t(LnRowArgs& a) {
+template <typename V, typename T, bool G, bool B, bool R, bool NT>
+void fprop_row_t(LnRowArgs& args) {
+  // A local copy: the 16-bit stores are __m128i stores, which may alias anything, so fields read
+  // through the reference would be reloaded from memory after every store.
+  const LnRowArgs a = args;
   const T* x = static_cast<const T*>(a.x);
   T* y = static_cast<T*>(a.out);
   const int64_t n = a.n;
@@ -103,18 +120,20 @@ void fprop_row_t(LnRowArgs& a) {
   sweep<V>(n, [&](auto t, int64_t i) {
     auto z = affine<G, B>((ld(t, x + i) - splat(t, mean)) * splat(t, rstd), a.gain, a.bias, i);
     if constexpr (R) z = relu(z);
-    st(y + i, z);
+    store<NT>(y + i, z);
   });
-  a.mean[0] = mean;
-  a.rstd[0] = rstd;
+  if constexpr (NT) store_fence();
+  args.mean[0] = mean;
+  args.rstd[0] = rstd;
 }
 
 // dx = rstd·(u - mean(u) - xhat·mean(u·xhat)), u = gain·dy·[z > 0], for NR rows of one segment:
 // the first sweep reads and writes the dgain/dbias partials once for all NR rows (in row order, so
 // the partials are the same bits as row by row). Two accumulator sets per row sum, for every NR, so
 // a row's dx does not depend on how the rows were grouped.
-template <typename V, typename T, bool G, bool B, bool R, bool P, int NR>
-void bprop_row_t(LnRowArgs& a) {
+template <typename V, typename T, bool G, bool B, bool R, bool P, bool NT, int NR>
+void bprop_row_t(const LnRowArgs& args) {
+  const LnRowArgs a = args;  // see fprop_row_t
   const T* x = static_cast<const T*>(a.x);
   const T* dy = static_cast<const T*>(a.dy);
   T* dx = static_cast<T*>(a.out);
@@ -155,9 +174,10 @@ void bprop_row_t(LnRowArgs& a) {
     sweep<V>(n, [&](auto t, int64_t i) {
       decltype(t) xhat;
       const auto u = gained(t, grad(t, r, i, xhat), i);
-      st(dx + r * stride + i, splat(t, rstd) * (u - splat(t, mu) - xhat * splat(t, mux)));
+      store<NT>(dx + r * stride + i, splat(t, rstd) * (u - splat(t, mu) - xhat * splat(t, mux)));
     });
   }
+  if constexpr (NT) store_fence();
 }
 
 // ---- features first: a panel of columns, swept row by row (contiguous), statistics per column ----
@@ -167,16 +187,23 @@ void bprop_row_t(LnRowArgs& a) {
 
 constexpr int kRowBlock = 4;
 
-// f(k, RB) for the blocks of rows: RB = kRowBlock rows from row k while that many remain, then 1.
+// f(k, RB) for the blocks of rows in [k0, k1): RB = kRowBlock rows while that many remain, then 1.
 template <typename F>
-inline void row_blocks(int64_t rows, F&& f) {
-  int64_t k = 0;
-  for (; k + kRowBlock <= rows; k += kRowBlock) f(k, std::integral_constant<int, kRowBlock>{});
-  for (; k < rows; ++k) f(k, std::integral_constant<int, 1>{});
+inline void row_blocks(int64_t k0, int64_t k1, F&& f) {
+  int64_t k = k0;
+  for (; k + kRowBlock <= k1; k += kRowBlock) f(k, std::integral_constant<int, kRowBlock>{});
+  for (; k < k1; ++k) f(k, std::integral_constant<int, 1>{});
+}
+
+// gain and bias of rows [k, k + rb) (ones and zeros where not given).
+template <typename A>
+inline void gain_bias(const A& a, int64_t k, int rb, float* g, float* b) {
+  for (int r = 0; r < rb; ++r) g[r] = a.gain ? a.gain[k + r] : 1.0f, b[r] = a.bias ? a.bias[k + r] : 0.0f;
 }
 
 template <typename V, typename T, bool R>
-void fprop_panel_t(const LnPanelArgs& a) {
+void fprop_panel_t(const LnPanelArgs& args) {
+  const LnPanelArgs a = args;  // see fprop_row_t
   const int64_t w = a.n1 - a.n0, rows = a.rows, ldx = a.ld;
   const T* x = static_cast<const T*>(a.x) + a.n0;
   T* y = static_cast<T*>(a.out) + a.n0;
@@ -187,7 +214,7 @@ void fprop_panel_t(const LnPanelArgs& a) {
     st(s1 + j, zero(t));
     st(s2 + j, zero(t));
   });
-  row_blocks(rows, [&](int64_t k, auto rb) {
+  row_blocks(0, rows, [&](int64_t k, auto rb) {
     const T* xr = x + k * ldx;
     sweep<V>(w, [&](auto t, int64_t j) {
       const auto sh = ld(t, shift + j);
@@ -211,9 +238,9 @@ void fprop_panel_t(const LnPanelArgs& a) {
     std::copy(s1, s1 + w, a.mean_out + a.n0);
     std::copy(s2, s2 + w, a.rstd_out + a.n0);
   }
-  row_blocks(rows, [&](int64_t k, auto rb) {
+  row_blocks(0, rows, [&](int64_t k, auto rb) {
     float g[rb()], b[rb()];
-    for (int r = 0; r < rb(); ++r) g[r] = a.gain ? a.gain[k + r] : 1.0f, b[r] = a.bias ? a.bias[k + r] : 0.0f;
+    gain_bias(a, k, rb(), g, b);
     sweep<V>(w, [&](auto t, int64_t j) {
       const auto m = ld(t, s1 + j), rs = ld(t, s2 + j);
       for (int r = 0; r < rb(); ++r) {
@@ -225,87 +252,72 @@ void fprop_panel_t(const LnPanelArgs& a) {
   });
 }
 
-template <typename V, typename T, bool R, bool P>
-void bprop_panel_t(const LnPanelArgs& a) {
-  const int64_t w = a.n1 - a.n0, rows = a.rows, ldx = a.ld;
-  const T* x = static_cast<const T*>(a.x) + a.n0;
-  const T* dy = static_cast<const T*>(a.dy) + a.n0;
-  T* dx = static_cast<T*>(a.out) + a.n0;
-  const float* mean = a.mean + a.n0;
-  const float* rstd = a.rstd + a.n0;
-  alignas(64) float su[kLnMaxPanel], sux[kLnMaxPanel];
-  sweep<V>(w, [&](auto t, int64_t j) {
-    st(su + j, zero(t));
-    st(sux + j, zero(t));
+// ---- features first backward: whole rows of a segment, per-column constants --------------------
+
+// s0 = Σ u and s1 = Σ u·(x - mean) per column over rows [k0, k1), u = gain·dy·[z > 0], rows in
+// order. The factor rstd of xhat is applied once per column by the caller (without ReLU the mask
+// needs no xhat either).
+template <typename V, typename T, bool R>
+void bprop_col_sums_t(const LnColArgs& args) {
+  const LnColArgs a = args;  // see fprop_row_t
+  const int64_t n = a.n;
+  const T* x = static_cast<const T*>(a.x);
+  const T* dy = static_cast<const T*>(a.dy);
+  sweep<V>(n, [&](auto t, int64_t j) {
+    st(a.s0 + j, zero(t));
+    st(a.s1 + j, zero(t));
   });
-  // xhat and the masked dy at offset o (row·ld + column) for column statistics m, rs.
-  auto grad = [&](auto t, int64_t o, auto m, auto rs, float g, float b, auto& xhat) {
-    xhat = (ld(t, x + o) - m) * rs;
-    auto d = ld(t, dy + o);
-    if constexpr (R) d = keep_pos(d, madd(xhat, splat(t, g), splat(t, b)));
-    return d;
-  };
-  auto params = [&](int64_t k, auto rb, float* g, float* b) {
-    for (int r = 0; r < rb(); ++r) g[r] = a.gain ? a.gain[k + r] : 1.0f, b[r] = a.bias ? a.bias[k + r] : 0.0f;
-  };
-  // First pass: su = Σ u and sux = Σ u·(x - mean) per column, u = gain·dy·[z > 0]. The factor rstd
-  // of xhat is applied once per column afterwards instead of once per element (without ReLU the
-  // mask needs no xhat either).
-  row_blocks(rows, [&](int64_t k, auto rb) {
+  row_blocks(a.k0, a.k1, [&](int64_t k, auto rb) {
     float g[rb()], b[rb()];
-    params(k, rb, g, b);
-    sweep<V>(w, [&](auto t, int64_t j) {
-      const auto m = ld(t, mean + j);
-      auto a1 = ld(t, su + j), a2 = ld(t, sux + j);
+    gain_bias(a, k, rb(), g, b);
+    sweep<V>(n, [&](auto t, int64_t j) {
+      const auto m = ld(t, a.mean + j);
+      auto a1 = ld(t, a.s0 + j), a2 = ld(t, a.s1 + j);
       for (int r = 0; r < rb(); ++r) {
-        const int64_t o = (k + r) * ldx + j;
+        const int64_t o = (k + r) * n + j;
         const auto xc = ld(t, x + o) - m;
         auto d = ld(t, dy + o);
-        if constexpr (R) d = keep_pos(d, madd(xc * ld(t, rstd + j), splat(t, g[r]), splat(t, b[r])));
+        if constexpr (R) d = keep_pos(d, madd(xc * ld(t, a.rstd + j), splat(t, g[r]), splat(t, b[r])));
         const auto u = d * splat(t, g[r]);
         a1 = a1 + u;
         a2 = madd(u, xc, a2);
       }
-      st(su + j, a1);
-      st(sux + j, a2);
+      st(a.s0 + j, a1);
+      st(a.s1 + j, a2);
     });
   });
-  // dx = rstd·(u - mean(u) - xhat·mean(u·xhat)) = (dy·gain)·rstd + (xhat·c1 + c0) with per-column
-  // c1 = -rstd·mean(u·xhat) and c0 = -rstd·mean(u), kept in su (c0) and sux (c1).
-  const float inv = 1.0f / static_cast<float>(rows);
-  for (int64_t j = 0; j < w; ++j) {
-    const float mu = su[j] * inv, mux = sux[j] * inv * rstd[j];
-    su[j] = -rstd[j] * mu;
-    sux[j] = -rstd[j] * mux;
-  }
-  const int64_t piece = P ? a.part_w : w;
-  row_blocks(rows, [&](int64_t k, auto rb) {
-    float g[rb()], b[rb()];
-    params(k, rb, g, b);
-    for (int64_t j0 = 0, q = 0; j0 < w; j0 += piece, ++q) {
-      // Per row of the block: Σ dy·xhat and Σ dy over the piece (one accumulator set: the rows of
-      // the block are independent chains already).
-      const auto s = reduce<2 * rb(), V, 1>(std::min(piece, w - j0), [&](auto t, int64_t jj, auto* acc) {
-        const int64_t j = j0 + jj;
-        const auto m = ld(t, mean + j), rs = ld(t, rstd + j), c0 = ld(t, su + j), c1 = ld(t, sux + j);
-        for (int r = 0; r < rb(); ++r) {
-          decltype(t) xhat;
-          const int64_t o = (k + r) * ldx + j;
-          const auto d = grad(t, o, m, rs, g[r], b[r], xhat);
-          st(dx + o, madd(d * splat(t, g[r]), rs, madd(xhat, c1, c0)));
-          if constexpr (P) {
-            acc[2 * r] = madd(d, xhat, acc[2 * r]);
-            acc[2 * r + 1] = acc[2 * r + 1] + d;
-          }
-        }
-      });
-      if constexpr (P)
-        for (int r = 0; r < rb(); ++r) {
-          a.pg[q * a.part_stride + k + r] += s[2 * r];
-          a.pb[q * a.part_stride + k + r] += s[2 * r + 1];
-        }
+}
+
+// dx = rstd·(u - mean(u) - xhat·mean(u·xhat)) = (dy·gain)·rstd + (xhat·c1 + c0), and with P the
+// row sums Σ dy·xhat, Σ dy (dgain, dbias of the row: whole rows, so complete). One row at a time:
+// three streams (x, dy, dx rows), and non-temporal stores fill whole lines in order.
+template <typename V, typename T, bool R, bool P, bool NT>
+void bprop_col_dx_t(const LnColArgs& args) {
+  const LnColArgs a = args;  // see fprop_row_t
+  const int64_t n = a.n;
+  for (int64_t k = a.k0; k < a.k1; ++k) {
+    const T* x = static_cast<const T*>(a.x) + k * n;
+    const T* dy = static_cast<const T*>(a.dy) + k * n;
+    T* dx = static_cast<T*>(a.dx) + k * n;
+    const float g = a.gain ? a.gain[k] : 1.0f, b = a.bias ? a.bias[k] : 0.0f;
+    const auto s = reduce<2, V, 2>(n, [&](auto t, int64_t j, auto* acc) {
+      const auto rs = ld(t, a.rstd + j);
+      const auto xhat = (ld(t, x + j) - ld(t, a.mean + j)) * rs;
+      auto d = ld(t, dy + j);
+      if constexpr (R) d = keep_pos(d, madd(xhat, splat(t, g), splat(t, b)));
+      const auto v = madd(d * splat(t, g), rs, madd(xhat, ld(t, a.s1 + j), ld(t, a.s0 + j)));
+      store<NT>(dx + j, v);
+      if constexpr (P) {
+        acc[0] = madd(d, xhat, acc[0]);
+        acc[1] = acc[1] + d;
+      }
+    });
+    if constexpr (P) {
+      if (a.dgain) a.dgain[k] = s[0];
+      if (a.dbias) a.dbias[k] = s[1];
     }
-  });
+  }
+  if constexpr (NT) store_fence();
 }
 
 // ---- run-time flags to template arguments ------------------------------------------------------
@@ -322,7 +334,9 @@ template <typename V, typename T>
 void fprop_row_k(LnRowArgs& a) {
   with_flag(a.gain, [&](auto G) {
     with_flag(a.bias, [&](auto B) {
-      with_flag(a.relu, [&](auto R) { fprop_row_t<V, T, G(), B(), R()>(a); });
+      with_flag(a.relu, [&](auto R) {
+        with_flag(a.stream, [&](auto NT) { fprop_row_t<V, T, G(), B(), R(), NT()>(a); });
+      });
     });
   });
 }
@@ -333,10 +347,12 @@ void bprop_row_k(LnRowArgs& a) {
     with_flag(a.bias, [&](auto B) {
       with_flag(a.relu, [&](auto R) {
         with_flag(a.pg, [&](auto P) {
-          if (a.rows == 2)
-            bprop_row_t<V, T, G(), B(), R(), P(), 2>(a);
-          else
-            bprop_row_t<V, T, G(), B(), R(), P(), 1>(a);
+          with_flag(a.stream, [&](auto NT) {
+            if (a.rows == 2)
+              bprop_row_t<V, T, G(), B(), R(), P(), NT(), 2>(a);
+            else
+              bprop_row_t<V, T, G(), B(), R(), P(), NT(), 1>(a);
+          });
         });
       });
     });
@@ -349,15 +365,27 @@ void fprop_panel_k(const LnPanelArgs& a) {
 }
 
 template <typename V, typename T>
-void bprop_panel_k(const LnPanelArgs& a) {
+void bprop_col_sums_k(const LnColArgs& a) {
+  with_flag(a.relu, [&](auto R) { bprop_col_sums_t<V, T, R()>(a); });
+}
+
+template <typename V, typename T>
+void bprop_col_dx_k(const LnColArgs& a) {
   with_flag(a.relu, [&](auto R) {
-    with_flag(a.pg, [&](auto P) { bprop_panel_t<V, T, R(), P()>(a); });
+    with_flag(a.dgain || a.dbias, [&](auto P) {
+      with_flag(a.stream, [&](auto NT) { bprop_col_dx_t<V, T, R(), P(), NT()>(a); });
+    });
   });
 }
 
 template <typename V, typename T>
 constexpr LnKernelSet kernel_set(const char* isa) {
-  return {isa, &fprop_row_k<V, T>, &bprop_row_k<V, T>, &fprop_panel_k<V, T>, &bprop_panel_k<V, T>};
+  return {isa,
+          &fprop_row_k<V, T>,
+          &bprop_row_k<V, T>,
+          &fprop_panel_k<V, T>,
+          &bprop_col_sums_k<V, T>,
+          &bprop_col_dx_k<V, T>};
 }
 
 }  // namespace

@@ -2,15 +2,15 @@
 // layernorm_kernels_*.cpp (one set per ISA, chosen at run time).
 //
 // Features last: every (sample, segment) is a contiguous row, normalised by one kernel call in three
-// sweeps while it sits in L1/L2: one read from memory and one write. Features first: each task owns
-// a range of columns of one segment and sweeps the segment's rows over it with per-column
-// statistics: two passes over x (and dy) from memory, in long contiguous rows. (Panels narrow
-// enough for the second pass to hit L2 would be 16-32 columns at K = 4096: short strided rows
-// that measured 2-3x slower than the wide sweeps.)
+// sweeps while it sits in L1/L2: one read from memory and one write. Features first: statistics per
+// column, so two passes over x (and dy) from memory, in long contiguous rows. The forward's tasks own
+// column ranges of a segment; the backward's own whole rows (column sums per row chunk, added in
+// chunk order). (Panels narrow enough for the second pass to hit L2 would be 16-32 columns at
+// K = 4096: short strided rows that measured 2-3x slower than the wide sweeps.)
 //
-// dgain/dbias: the rows (features last) or columns (features first) are split into at most
-// kMaxPartials contiguous parts, a function of the shape only; each part accumulates its own partial
-// sums in the workspace in a fixed order and the parts are added in part order. The result is
+// Reductions across tasks (features last dgain/dbias, features first backward column sums) go
+// through a partition that is a function of the shape only: each part accumulates its own partial
+// sums in the workspace in a fixed order and the parts are added in part order. The results are
 // bitwise repeatable and independent of the number of threads.
 #include <algorithm>
 #include <cmath>
@@ -31,37 +31,48 @@ const LnKernelSet& ln_kernels(int32_t dtype) {
 namespace {
 
 constexpr int64_t kMaxPartials = 64;
-constexpr int64_t kMinPart = 64;  // columns of a part with features first
 
 // Item range [begin, end) of part p when n items are split into `parts`.
 int64_t part_begin(int64_t p, int64_t n, int64_t parts) { return p * n / parts; }
 
-// Features first: the columns split into `parts` parts of part_w columns (the last one shorter): the
-// dgain/dbias partition, a function of N only. A task sweeps `group` consecutive parts of one
-// segment at once (at most kLnMaxPanel columns: long contiguous rows for the prefetchers); the
-// grouping depends on the thread count, the results do not.
-struct ColGeom {
-  int64_t S, Ks, N, part_w, parts, group, groups;
+// Features first forward: task = (segment, panel of at most kLnMaxPanel columns: long contiguous
+// row pieces for the prefetchers). Each column's statistics come from one panel, so the cuts do not
+// change the results.
+struct ColPanels {
+  int64_t S, Ks, N, width, panels;
 };
 
-ColGeom col_geom(const LnConfig& c, int64_t N) {
-  ColGeom g{c.segments, c.K / c.segments, N, 0, 0, 0, 0};
-  g.part_w = std::max(kMinPart, ((N + kMaxPartials - 1) / kMaxPartials + 7) / 8 * 8);
-  g.parts = (N + g.part_w - 1) / g.part_w;
-  const int64_t per_segment = (c.num_threads + g.S - 1) / g.S;  // tasks wanted per segment
-  g.group = std::max<int64_t>(1, std::min(kLnMaxPanel / g.part_w, (g.parts + per_segment - 1) / per_segment));
-  g.groups = (g.parts + g.group - 1) / g.group;
-  return g;
+ColPanels col_panels(const LnConfig& c, int64_t N) {
+  const int64_t per_segment = (c.num_threads + c.segments - 1) / c.segments;  // tasks wanted per segment
+  const int64_t width = std::min(kLnMaxPanel, std::max<int64_t>(64, ((N + per_segment - 1) / per_segment + 7) / 8 * 8));
+  return {c.segments, c.K / c.segments, N, width, (N + width - 1) / width};
 }
 
-// Calls f(n0, n1, part) for the panels of group `group`: columns [n0, n1), part = the part of n0.
-template <typename F>
-void for_panels(const ColGeom& g, int64_t group, F&& f) {
-  const int64_t p0 = group * g.group, p1 = std::min(g.parts, p0 + g.group);
-  const int64_t c0 = p0 * g.part_w, c1 = std::min(g.N, p1 * g.part_w);
-  // A part wider than a panel is swept in panels from its start (the same cuts for any grouping).
-  const int64_t width = g.part_w <= kLnMaxPanel ? c1 - c0 : kLnMaxPanel;
-  for (int64_t n0 = c0; n0 < c1; n0 += width) f(n0, std::min(c1, n0 + width), n0 / g.part_w);
+// Features first backward: each segment's Ks rows are cut into `per_segment` chunks of at least
+// kMinChunkRows rows (at most kMaxRowChunks), a function of the shape only. A chunk's column sums go
+// to its own slot of the workspace ([chunk][2][N] floats) and the slots of a segment are added in
+// chunk order: bitwise the same sums for any thread count.
+constexpr int64_t kMinChunkRows = 64, kMaxRowChunks = 16;
+struct RowChunks {
+  int64_t S, Ks, per_segment;
+  int64_t count() const { return S * per_segment; }
+  int64_t k0(int64_t chunk) const { return part_begin(chunk % per_segment, Ks, per_segment); }
+  int64_t k1(int64_t chunk) const { return part_begin(chunk % per_segment + 1, Ks, per_segment); }
+};
+
+RowChunks row_chunks(const LnConfig& c) {
+  const int64_t Ks = c.K / c.segments;
+  return {c.segments, Ks, std::min(kMaxRowChunks, (Ks + kMinChunkRows - 1) / kMinChunkRows)};
+}
+
+// Non-temporal stores for an output of `rows` rows of n elements: only where it is larger than a
+// last-level cache (it would be evicted before it is read again: streaming saves the read of every
+// line before its write) and every row starts 16-byte aligned (the vector stores are 16-byte
+// aligned pieces).
+constexpr size_t kStreamBytes = size_t{32} << 20;
+bool stream_out(const void* out, int64_t rows, int64_t n, size_t e) {
+  return static_cast<size_t>(rows * n) * e >= kStreamBytes && reinterpret_cast<uintptr_t>(out) % 16 == 0 &&
+         (static_cast<size_t>(n) * e) % 16 == 0;
 }
 
 // Features last: parts of at least kMinPartRows rows (fewer partials to clear and add for small N).
@@ -91,6 +102,7 @@ void sum_partials(const LnConfig& c, const float* partial, int64_t parts, float*
 void fprop_rows(const LnConfig& c, const LnFpropArgs& a, const LnKernelSet& ks) {
   const int64_t S = c.segments, Ks = c.K / S, rows = a.N * S;
   const size_t e = dtype_bytes(c.dtype);
+  const bool stream = stream_out(a.y, rows, Ks, e);
 #pragma omp parallel for schedule(static) num_threads(c.num_threads)
   for (int64_t r = 0; r < rows; ++r) {
     const int64_t goff = (r % S) * Ks;
@@ -101,6 +113,7 @@ void fprop_rows(const LnConfig& c, const LnFpropArgs& a, const LnKernelSet& ks) 
     ra.bias = a.bias ? a.bias + goff : nullptr;
     ra.n = Ks;
     ra.relu = c.relu != 0;
+    ra.stream = stream;
     ra.epsilon = c.epsilon;
     ks.fprop_row(ra);
     if (a.mean) {
@@ -115,6 +128,7 @@ void bprop_rows(const LnConfig& c, const LnBpropArgs& a, const LnKernelSet& ks) 
   const size_t e = dtype_bytes(c.dtype);
   const bool params = a.dgain || a.dbias;
   const int64_t parts = row_parts(c, a.N);
+  const bool stream = stream_out(a.dx, rows, Ks, e);
   float* partial = static_cast<float*>(a.workspace);  // [part][2][K]
 #pragma omp parallel for schedule(static) num_threads(c.num_threads)
   for (int64_t p = 0; p < parts; ++p) {
@@ -137,6 +151,7 @@ void bprop_rows(const LnConfig& c, const LnBpropArgs& a, const LnKernelSet& ks) 
       ra.rows = nr;
       ra.stride = Ks;
       ra.relu = c.relu != 0;
+      ra.stream = stream;
       for (int i = 0; i < nr; ++i) {
         ra.mean[i] = a.mean[ln_stat_index(r + i, S, a.N)];
         ra.rstd[i] = a.rstd[ln_stat_index(r + i, S, a.N)];
@@ -148,81 +163,101 @@ void bprop_rows(const LnConfig& c, const LnBpropArgs& a, const LnKernelSet& ks) 
   if (params) sum_partials(c, partial, parts, a.dgain, a.dbias);
 }
 
-// Features first: segment s is a (Ks, N) block at offset s·Ks·N; task = (segment, group of parts).
+// Features first: segment s is a (Ks, N) block at offset s·Ks·N.
 void fprop_cols(const LnConfig& c, const LnFpropArgs& a, const LnKernelSet& ks) {
-  const ColGeom g = col_geom(c, a.N);
+  const ColPanels g = col_panels(c, a.N);
   const size_t e = dtype_bytes(c.dtype);
 #pragma omp parallel for schedule(static) num_threads(c.num_threads)
-  for (int64_t task = 0; task < g.S * g.groups; ++task) {
-    const int64_t s = task / g.groups;
+  for (int64_t task = 0; task < g.S * g.panels; ++task) {
+    const int64_t s = task / g.panels, n0 = (task % g.panels) * g.width;
     LnPanelArgs pa;
     pa.x = static_cast<const char*>(a.x) + static_cast<size_t>(s * g.Ks * g.N) * e;
     pa.out = static_cast<char*>(a.y) + static_cast<size_t>(s * g.Ks * g.N) * e;
     pa.ld = g.N;
     pa.rows = g.Ks;
+    pa.n0 = n0;
+    pa.n1 = std::min(g.N, n0 + g.width);
     pa.gain = a.gain ? a.gain + s * g.Ks : nullptr;
     pa.bias = a.bias ? a.bias + s * g.Ks : nullptr;
     pa.mean_out = a.mean ? a.mean + s * g.N : nullptr;
     pa.rstd_out = a.rstd ? a.rstd + s * g.N : nullptr;
     pa.relu = c.relu != 0;
     pa.epsilon = c.epsilon;
-    for_panels(g, task % g.groups, [&](int64_t n0, int64_t n1, int64_t) {
-      pa.n0 = n0;
-      pa.n1 = n1;
-      ks.fprop_panel(pa);
-    });
+    ks.fprop_panel(pa);
   }
 }
 
+// Three phases in one parallel region: the column sums of each row chunk (whole rows: every thread
+// streams long contiguous runs), the per-column constants from the chunks' sums (in chunk order),
+// then dx and the per-row dgain/dbias of each chunk (whole rows: complete sums, no partials).
 void bprop_cols(const LnConfig& c, const LnBpropArgs& a, const LnKernelSet& ks) {
-  const ColGeom g = col_geom(c, a.N);
+  const RowChunks rc = row_chunks(c);
+  const int64_t N = a.N, Ks = rc.Ks;
   const size_t e = dtype_bytes(c.dtype);
-  const int64_t K = c.K;
-  const bool params = a.dgain || a.dbias;
-  float* partial = static_cast<float*>(a.workspace);  // [part][2][K]
-#pragma omp parallel for schedule(static) num_threads(c.num_threads)
-  for (int64_t task = 0; task < g.S * g.groups; ++task) {
-    const int64_t s = task / g.groups;
-    const size_t base = static_cast<size_t>(s * g.Ks * g.N) * e;
-    LnPanelArgs pa;
-    pa.x = static_cast<const char*>(a.x) + base;
-    pa.dy = static_cast<const char*>(a.dy) + base;
-    pa.out = static_cast<char*>(a.dx) + base;
-    pa.ld = g.N;
-    pa.rows = g.Ks;
-    pa.gain = a.gain ? a.gain + s * g.Ks : nullptr;
-    pa.bias = a.bias ? a.bias + s * g.Ks : nullptr;
-    pa.mean = a.mean + s * g.N;
-    pa.rstd = a.rstd + s * g.N;
-    pa.relu = c.relu != 0;
-    pa.part_w = g.part_w;
-    pa.part_stride = 2 * K;
-    if (params) {
-      const int64_t p0 = (task % g.groups) * g.group, p1 = std::min(g.parts, p0 + g.group);
-      for (int64_t p = p0; p < p1; ++p) {
-        std::fill_n(partial + p * 2 * K + s * g.Ks, g.Ks, 0.0f);
-        std::fill_n(partial + p * 2 * K + K + s * g.Ks, g.Ks, 0.0f);
-      }
+  float* sums = static_cast<float*>(a.workspace);  // [chunk][2][N]
+  const bool stream = stream_out(a.dx, c.K, N, e);
+  auto args = [&](int64_t chunk) {
+    const int64_t s = chunk / rc.per_segment;
+    const size_t base = static_cast<size_t>(s * Ks * N) * e;
+    LnColArgs ca;
+    ca.x = static_cast<const char*>(a.x) + base;
+    ca.dy = static_cast<const char*>(a.dy) + base;
+    ca.dx = static_cast<char*>(a.dx) + base;
+    ca.n = N;
+    ca.k0 = rc.k0(chunk);
+    ca.k1 = rc.k1(chunk);
+    ca.gain = a.gain ? a.gain + s * Ks : nullptr;
+    ca.bias = a.bias ? a.bias + s * Ks : nullptr;
+    ca.mean = a.mean + s * N;
+    ca.rstd = a.rstd + s * N;
+    ca.relu = c.relu != 0;
+    return ca;
+  };
+  const float inv = 1.0f / static_cast<float>(Ks);
+#pragma omp parallel num_threads(c.num_threads)
+  {
+#pragma omp for schedule(static)
+    for (int64_t chunk = 0; chunk < rc.count(); ++chunk) {
+      LnColArgs ca = args(chunk);
+      ca.s0 = sums + chunk * 2 * N;
+      ca.s1 = ca.s0 + N;
+      ks.bprop_col_sums(ca);
     }
-    for_panels(g, task % g.groups, [&](int64_t n0, int64_t n1, int64_t part) {
-      pa.n0 = n0;
-      pa.n1 = n1;
-      if (params) {
-        pa.pg = partial + part * 2 * K + s * g.Ks;
-        pa.pb = pa.pg + K;
+    // c0 = -rstd·mean(u), c1 = -rstd²·mean(u·(x - mean)) into the segment's first slot.
+#pragma omp for schedule(static)
+    for (int64_t i = 0; i < rc.S * N; ++i) {
+      const int64_t s = i / N, j = i % N;
+      float* first = sums + s * rc.per_segment * 2 * N;
+      float su = first[j], sux = first[N + j];
+      for (int64_t q = 1; q < rc.per_segment; ++q) {
+        su += first[q * 2 * N + j];
+        sux += first[q * 2 * N + N + j];
       }
-      ks.bprop_panel(pa);
-    });
+      const float rstd = a.rstd[i];
+      first[j] = -rstd * (su * inv);
+      first[N + j] = -rstd * (sux * inv * rstd);
+    }
+#pragma omp for schedule(static)
+    for (int64_t chunk = 0; chunk < rc.count(); ++chunk) {
+      const int64_t s = chunk / rc.per_segment;
+      LnColArgs ca = args(chunk);
+      ca.s0 = sums + s * rc.per_segment * 2 * N;
+      ca.s1 = ca.s0 + N;
+      ca.dgain = a.dgain ? a.dgain + s * Ks : nullptr;
+      ca.dbias = a.dbias ? a.dbias + s * Ks : nullptr;
+      ca.stream = stream;
+      ks.bprop_col_dx(ca);
+    }
   }
-  if (params) sum_partials(c, partial, g.parts, a.dgain, a.dbias);
 }
 
 }  // namespace
 
 size_t CpuOps::layernorm_workspace(const LnConfig& c, int64_t N, bool bprop) const {
   if (!bprop || N == 0) return 0;
-  const int64_t parts = c.feature_axis == 1 ? row_parts(c, N) : col_geom(c, N).parts;
-  return static_cast<size_t>(parts) * 2 * static_cast<size_t>(c.K) * sizeof(float);
+  const size_t floats = c.feature_axis == 1 ? static_cast<size_t>(row_parts(c, N)) * 2 * static_cast<size_t>(c.K)
+                                            : static_cast<size_t>(row_chunks(c).count()) * 2 * static_cast<size_t>(N);
+  return floats * sizeof(float);
 }
 
 void CpuOps::layernorm_fprop(const LnConfig& c, const LnFpropArgs& a) const {

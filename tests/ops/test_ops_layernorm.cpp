@@ -154,12 +154,12 @@ TEST_P(LayerNorm, FeaturesFirst) {
 }
 
 // CPU: every output, dgain/dbias included, is bitwise the same whatever the plan's thread count
-// (the dgain/dbias partition depends on the shape only). Shapes with vector tails, several
-// features-first column parts and segments.
+// (every cross-task reduction is partitioned by the shape only). Shapes with vector tails,
+// segments, and features-first row chunks (2 per segment at K = 200, 16 at K = 1000).
 TEST_P(LayerNorm, CpuResultsIndependentOfThreadCount) {
   if (be() != BS_BACKEND_CPU) GTEST_SKIP() << "the thread count is a CPU plan parameter";
   for (const LnCase& c : {LnCase{1, 2, 1, 301, 200, true, true}, LnCase{0, 2, 1, 301, 200, true, true},
-                          LnCase{0, 1, 0, 1000, 24, false, true}}) {
+                          LnCase{0, 1, 0, 1000, 24, false, true}, LnCase{0, 1, 1, 37, 1000, true, false}}) {
     SCOPED_TRACE(::testing::Message() << "axis " << c.axis << " N " << c.N << " K " << c.K);
     const size_t n = static_cast<size_t>(c.N * c.K), ns = static_cast<size_t>(c.N * c.segments);
     auto bx = in(rnd(n, 2.0, 4.0)), bdy = in(rnd(n)), bg = in_f32(rnd_f32(c.K, 0.5, 1.5)), bb = in_f32(rnd_f32(c.K));
@@ -193,6 +193,136 @@ TEST_P(LayerNorm, CpuResultsIndependentOfThreadCount) {
       else
         for (size_t i = 0; i < got.size(); ++i) EXPECT_EQ(got[i], first[i]) << "output " << i << ", " << threads << " threads";
     }
+  }
+}
+
+// CPU, outputs larger than the last-level cache: y (features last) and dx (both axes) are written
+// with non-temporal stores when the output and its rows are 16-byte aligned, with plain stores when
+// the output is one element off. Both must give the same bits everywhere (dgain/dbias included),
+// write every element and nothing outside. (The float64 checks above use small shapes, which take
+// the plain stores.)
+TEST_P(LayerNorm, CpuStreamingStoresSameBits) {
+  if (be() != BS_BACKEND_CPU) GTEST_SKIP() << "non-temporal stores are a CPU kernel path";
+  const size_t e = dsize(dt());
+  const int64_t K = 128, N = static_cast<int64_t>((size_t{32} << 20) / e / K);  // 32 MiB outputs
+  for (int32_t axis : {0, 1}) {
+    SCOPED_TRACE(::testing::Message() << "axis " << axis);
+    const LnCase c{axis, 1, 1, N, K, true, true};
+    layernorm_plan_t plan = make(c);
+    ASSERT_NE(plan, nullptr);
+    const size_t n = static_cast<size_t>(N * K);
+    auto bx = in(rnd(n, 2.0, 4.0)), bdy = in(rnd(n)), bg = in_f32(rnd_f32(K, 0.5, 1.5)), bb = in_f32(rnd_f32(K));
+    auto bm = out_f32(N), brs = out_f32(N);
+    size_t wf = 0, wb = 0;
+    BS_OK(layernorm_get_workspace_size(plan, LAYERNORM_OP_FPROP, N, &wf));
+    BS_OK(layernorm_get_workspace_size(plan, LAYERNORM_OP_BPROP, N, &wb));
+    Buf ws(be(), std::max(wf, wb));
+    std::vector<std::vector<uint8_t>> got[2];
+    for (size_t off : {size_t{0}, e}) {
+      Buf y(be(), n * e + off), dx(be(), n * e + off);
+      auto bdg = out_f32(K), bdb = out_f32(K);
+      void* py = static_cast<uint8_t*>(y.ptr()) + off;
+      void* pdx = static_cast<uint8_t*>(dx.ptr()) + off;
+      BS_OK(layernorm_fprop(plan, N, bx->ptr(), bg->f32(), bb->f32(), py, bm->f32(), brs->f32(), ws.ptr(), wf,
+                            nullptr));
+      BS_OK(layernorm_bprop(plan, N, bdy->ptr(), bx->ptr(), bg->f32(), bb->f32(), bm->f32(), brs->f32(), pdx,
+                            bdg->f32(), bdb->f32(), ws.ptr(), wb, nullptr));
+      std::vector<uint8_t> outs[2];
+      for (int o = 0; o < 2; ++o) {
+        const Buf& b = o == 0 ? y : dx;
+        EXPECT_TRUE(b.guards_intact());
+        const std::vector<uint8_t> all = b.download();
+        outs[o].assign(all.begin() + static_cast<std::ptrdiff_t>(off), all.end());
+        for (size_t i = 0; i < off; ++i) EXPECT_EQ(all[i], 0xFF) << "written before output " << o;
+        size_t bad = 0;
+        for (double v : decode(dt(), outs[o])) bad += !std::isfinite(v);
+        EXPECT_EQ(bad, 0u) << "elements of output " << o << " not written (offset " << off << ")";
+      }
+      got[off ? 1 : 0] = {outs[0], outs[1], bdg->download(), bdb->download()};
+    }
+    EXPECT_TRUE(got[0][0] == got[1][0]) << "y differs between streaming and plain stores";
+    EXPECT_TRUE(got[0][1] == got[1][1]) << "dx differs between streaming and plain stores";
+    EXPECT_EQ(got[0][2], got[1][2]);
+    EXPECT_EQ(got[0][3], got[1][3]);
+    BS_OK(layernorm_destroy(plan));
+  }
+}
+
+// CPU: the vector kernels' fp32 -> bf16/fp16 stores round to nearest even like a float64 reference,
+// at ties, at the overflow threshold, for subnormal results and inputs, infinities and NaNs (bf16:
+// the quieted NaN keeps its sign and top payload bits, as bs::to_bf16). With gain 0 every y is
+// 0·xhat + bias = bias exactly, so the bias values reach the store unchanged. Both feature axes
+// (different kernels), every value in a full vector (the scalar tails use the scalar conversion).
+TEST_P(LayerNorm, CpuStoresRoundToNearestEven) {
+  if (be() != BS_BACKEND_CPU) GTEST_SKIP() << "the vector rounding checked here is the CPU kernels'";
+  constexpr int64_t K = 4096;
+  std::vector<uint32_t> v = {
+      0x00000001, 0x80000001, 0x00008000, 0x00018000, 0x00007fff, 0x00008001, 0x007fffff, 0x807f8000,  // subnormal
+      0x3f808000, 0x3f818000, 0x3f807fff, 0x3f808001, 0xbf808000, 0xbf818000,                          // bf16 ties
+      0x3f801000, 0x3f803000, 0x3f800fff, 0x3f801001, 0x33000000, 0x33000001, 0xb3800000, 0x38800000,  // fp16 ties/subnormal
+      0x477fe000, 0x477ff000, 0x477fefff, 0xc77ff000, 0x7f7f7fff, 0x7f7f8000, 0x7f7fffff, 0xff7fffff,  // overflow
+      0x7f800000, 0xff800000, 0x7fc00000, 0xffc00000, 0x7f800001, 0xffbfffff, 0x7fffffff, 0x7fa5a000,  // inf, nan
+  };
+  std::mt19937 gen(std::random_device{}());
+  auto r32 = [&] { return static_cast<uint32_t>(gen()); };
+  while (v.size() < 1024) v.push_back(r32());                                                         // any bits
+  while (v.size() < 2048) v.push_back((r32() & 0xffff0000u) | (0x7fffu + r32() % 3));                // bf16 ties ±1
+  while (v.size() < 3072) {                                                                          // fp16 range ties ±1
+    const uint32_t exp = 0x67 + r32() % 40, man = (r32() & 0x7fe000u) | (0xfffu + r32() % 3);
+    v.push_back((r32() & 0x80000000u) | exp << 23 | man);
+  }
+  while (v.size() < K) v.push_back((r32() & 0x807fffffu) | (0x7c + r32() % 6) << 23);                 // near 1
+  for (auto& u : v)
+    if ((u & 0x7fffffffu) == 0) u |= 1;  // not ±0: 0·xhat may be -0, and -0 + +0 is +0
+  std::vector<uint8_t> bias_bytes(K * 4);
+  std::memcpy(bias_bytes.data(), v.data(), bias_bytes.size());
+  Buf bb(be(), K * 4);
+  bb.upload(bias_bytes);
+  auto bg = in_f32(std::vector<double>(K, 0.0));
+  const size_t e = dsize(dt());
+  for (int32_t axis : {1, 0}) {
+    SCOPED_TRACE(::testing::Message() << "axis " << axis);
+    const int64_t N = axis == 1 ? 4 : 16;
+    const LnCase c{axis, 1, 0, N, K, true, true};
+    layernorm_plan_t plan = make(c);
+    ASSERT_NE(plan, nullptr);
+    const size_t n = static_cast<size_t>(N * K);
+    auto bx = in(rnd(n, 2.0, 4.0)), by = out(n);
+    size_t wf = 0;
+    BS_OK(layernorm_get_workspace_size(plan, LAYERNORM_OP_FPROP, N, &wf));
+    Buf ws(be(), wf);
+    BS_OK(layernorm_fprop(plan, N, bx->ptr(), bg->f32(), bb.f32(), by->ptr(), nullptr, nullptr, ws.ptr(), wf, nullptr));
+    EXPECT_TRUE(by->guards_intact());
+    const std::vector<uint8_t> y = by->download();
+    size_t bad = 0;
+    for (int64_t row = 0; row < N; ++row)
+      for (int64_t k = 0; k < K; ++k) {
+        const uint8_t* got = y.data() + static_cast<size_t>(at(c, row, k)) * e;
+        const uint32_t u = v[static_cast<size_t>(k)];
+        float f;
+        std::memcpy(&f, &u, 4);
+        uint8_t want[4] = {};
+        bool ok;
+        if (std::isnan(f)) {
+          const double g = decode_one(dt(), got);
+          ok = std::isnan(g) && (got[e - 1] & 0x80) == (u >> 31) << 7;  // a NaN, same sign
+          if (dt() == BS_DTYPE_BF16) {
+            const uint16_t qnan = static_cast<uint16_t>((u | 0x400000u) >> 16);
+            ok = ok && std::memcmp(got, &qnan, 2) == 0;
+          }
+        } else {
+          encode_one(dt(), round_to(dt(), static_cast<double>(f)), want);
+          ok = std::memcmp(got, want, e) == 0;
+        }
+        if (!ok && bad++ < 10) {
+          uint32_t gbits = 0;
+          std::memcpy(&gbits, got, e);
+          ADD_FAILURE() << "input bits 0x" << std::hex << u << ": stored 0x" << gbits << " (row " << std::dec << row
+                        << ", feature " << k << ")";
+        }
+      }
+    EXPECT_EQ(bad, 0u);
+    BS_OK(layernorm_destroy(plan));
   }
 }
 
