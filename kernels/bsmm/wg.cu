@@ -136,10 +136,10 @@ __global__ void __launch_bounds__(kWgThreads, 2) wg_xprop_kernel(const __grid_co
     EntryWindow win(reinterpret_cast<const int2*>(p.entries) + col.y + e0, col.z - e0, lane);
     // Input boxes are box_tokens deep (64 when N <= 64: no rows past N are fetched or zero-filled).
     const uint32_t tx = static_cast<uint32_t>(G::kSubs * (p.box_tokens * G::kRowBytes + G::kBSub));
-    int s = 0;
-    uint32_t lap = 0;  // parity of the ring lap of stage j
+    sm90::RingPos ring(stages);
     for (int j = 0; j < n_stages; ++j) {
-      if (j >= stages) sm90::mbar_wait(&empty[s], lap ^ 1u);  // the slot's use one lap earlier is done
+      const int s = ring.s;
+      if (j >= stages) sm90::mbar_wait(&empty[s], ring.lap ^ 1u);  // the slot's use one lap earlier is done
       if (lane == 0) sm90::mbar_arrive_expect_tx(&full[s], tx);
       __syncwarp();
       // Sub-tiles past the list pad the last stage: boxes entirely out of bounds, which TMA fills
@@ -156,7 +156,7 @@ __global__ void __launch_bounds__(kWgThreads, 2) wg_xprop_kernel(const __grid_co
         if constexpr (kFprop) sm90::tma_load_2d(wdst + h * G::kMNHalf, &p.map_w, 64 * h, e.y * B + k0, &full[s]);
         else sm90::tma_load_2d(wdst, &p.map_w, k0, e.y * B, &full[s]);
       }
-      if (++s == stages) s = 0, lap ^= 1u;
+      ring.advance();
     }
     return;
   }
@@ -174,13 +174,12 @@ __global__ void __launch_bounds__(kWgThreads, 2) wg_xprop_kernel(const __grid_co
       kFprop ? sm90::mnmajor_desc(smem, G::kSpanMN, G::kMNHalf) : sm90::kmajor_desc(smem, G::kRowBytes);
   // Bytes between consecutive 16-deep steps of the reduction inside a weight sub-tile.
   constexpr int kBStep = kFprop ? 16 * G::kSpanMN : 32;
-  int s = 0, prev = stages - 1;
-  uint32_t lap = 0;
+  sm90::RingPos ring(stages);
   for (int q = 0; q < n_stages; ++q) {
-    sm90::mbar_wait(&full[s], lap);
+    const int s = ring.s;
+    sm90::mbar_wait(&full[s], ring.lap);
     const int a0 = s * G::kStageBytes + wg * G::kMT * 64 * G::kRowBytes, b0 = s * G::kStageBytes + G::kSubs * G::kASub;
-#pragma unroll
-    for (int t = 0; t < G::kMT; ++t) sm90::fence_regs(acc[t]);
+    sm90::fence_regs(acc);
     sm90::wgmma_fence();
 #pragma unroll
     for (int u = 0; u < G::kSubs; ++u) {
@@ -194,18 +193,10 @@ __global__ void __launch_bounds__(kWgThreads, 2) wg_xprop_kernel(const __grid_co
         }
       }
     }
-    sm90::wgmma_commit();
-#pragma unroll
-    for (int t = 0; t < G::kMT; ++t) sm90::fence_regs(acc[t]);
-    // Keep this stage's MMAs in flight; the previous stage's are done, so its slot goes back.
-    sm90::wgmma_wait<1>();
-    sm90::mbar_arrive_if(&empty[prev], q > 0 && lane == 0);
-    prev = s;
-    if (++s == stages) s = 0, lap ^= 1u;
+    sm90::wgmma_stage_done(acc, empty, ring, q == 0, lane);
   }
   sm90::wgmma_wait<0>();
-#pragma unroll
-  for (int t = 0; t < G::kMT; ++t) sm90::fence_regs(acc[t]);
+  sm90::fence_regs(acc);
 
   // b = 128 keeps one CTA per tile: its 64 accumulators per thread leave no registers for this.
   if (B < 128 && split > 1) {
@@ -243,8 +234,7 @@ __global__ void __launch_bounds__(kWgThreads, 2) wg_xprop_kernel(const __grid_co
       }
     }
   }
-#pragma unroll
-  for (int t = 0; t < G::kMT; ++t) sm90::fence_regs(acc[t]);
+  sm90::fence_regs(acc);
 
   // Epilogue straight from the accumulator fragments: 2 adjacent features per store.
   T* out = static_cast<T*>(p.out);

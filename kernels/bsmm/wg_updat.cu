@@ -92,10 +92,10 @@ __global__ void __launch_bounds__(kWgThreads, 1) wg_updat_kernel(const __grid_co
         sm90::tma_prefetch_desc(&p.map_x[i]);
         sm90::tma_prefetch_desc(&p.map_dy[i]);
       }
-    int s = 0;
-    uint32_t lap = 0;
+    sm90::RingPos ring(stages);
     for (int q = 0; q < n_stages; ++q) {
-      if (q >= stages) sm90::mbar_wait(&empty[s], lap ^ 1u);  // the slot's use one lap earlier is done
+      const int s = ring.s;
+      if (q >= stages) sm90::mbar_wait(&empty[s], ring.lap ^ 1u);  // the slot's use one lap earlier is done
       if (lane == 0) sm90::mbar_arrive_expect_tx(&full[s], tx);
       __syncwarp();
       const int pair = q / p.chunks, t0 = (q % p.chunks) * 64;
@@ -106,7 +106,7 @@ __global__ void __launch_bounds__(kWgThreads, 1) wg_updat_kernel(const __grid_co
         const int h = lane - (32 - G::kBHalves);
         sm90::tma_load_2d(st + G::kUnits * G::kATile + h * G::kBox, &p.map_dy[pair], col * B + 64 * h, t0, &full[s]);
       }
-      if (++s == stages) s = 0, lap ^= 1u;
+      ring.advance();
     }
     return;
   }
@@ -120,13 +120,12 @@ __global__ void __launch_bounds__(kWgThreads, 1) wg_updat_kernel(const __grid_co
     for (int i = 0; i < B / 2; ++i) acc[u][i] = 0.0f;
   // Both operands are MN-major tiles of the same box geometry; every 16-token step is 16 rows on.
   const uint64_t desc0 = sm90::mnmajor_desc(smem, G::kSpan, G::kBox);
-  int s = 0, prev = stages - 1;
-  uint32_t lap = 0;
+  sm90::RingPos ring(stages);
   for (int q = 0; q < n_stages; ++q) {
-    sm90::mbar_wait(&full[s], lap);
+    const int s = ring.s;
+    sm90::mbar_wait(&full[s], ring.lap);
     const int a0 = s * G::kStageBytes + wg * G::kUW * G::kATile, b0 = s * G::kStageBytes + G::kUnits * G::kATile;
-#pragma unroll
-    for (int u = 0; u < G::kUW; ++u) sm90::fence_regs(acc[u]);
+    sm90::fence_regs(acc);
     sm90::wgmma_fence();
 #pragma unroll
     for (int k = 0; k < 4; ++k) {
@@ -137,18 +136,10 @@ __global__ void __launch_bounds__(kWgThreads, 1) wg_updat_kernel(const __grid_co
         sm90::wgmma_ss<B, std::is_same<T, bf16_t>::value, true, true>(acc[u], da, db);
       }
     }
-    sm90::wgmma_commit();
-#pragma unroll
-    for (int u = 0; u < G::kUW; ++u) sm90::fence_regs(acc[u]);
-    // Keep this stage's MMAs in flight; the previous stage's are done, so its slot goes back.
-    sm90::wgmma_wait<1>();
-    sm90::mbar_arrive_if(&empty[prev], q > 0 && lane == 0);
-    prev = s;
-    if (++s == stages) s = 0, lap ^= 1u;
+    sm90::wgmma_stage_done(acc, empty, ring, q == 0, lane);
   }
   sm90::wgmma_wait<0>();
-#pragma unroll
-  for (int u = 0; u < G::kUW; ++u) sm90::fence_regs(acc[u]);
+  sm90::fence_regs(acc);
 
   // Epilogue from the accumulator fragments (wgmma_ss): rows are x features of the unit, columns dy
   // features. Rows r and r + 8 of a thread lie in the same segment (segments are >= 32 rows).

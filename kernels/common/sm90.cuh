@@ -136,6 +136,37 @@ __device__ __forceinline__ void fence_regs(float (&d)[R]) {
   for (int i = 0; i < R; ++i) asm volatile("" : "+f"(d[i])::"memory");
 }
 
+template <int M, int R>
+__device__ __forceinline__ void fence_regs(float (&d)[M][R]) {
+#pragma unroll
+  for (int m = 0; m < M; ++m) fence_regs(d[m]);
+}
+
+// ---- TMA ring of `stages` slots (full / empty mbarrier per slot) ----
+// Position of a producer or consumer in the ring: slot s, the parity of its lap, the slot before.
+struct RingPos {
+  int stages, s = 0, prev;
+  uint32_t lap = 0;
+  __device__ explicit RingPos(int n) : stages(n), prev(n - 1) {}
+  __device__ void advance() {
+    prev = s;
+    if (++s == stages) s = 0, lap ^= 1u;
+  }
+};
+
+// A consumer warp's end of a stage whose wgmmas it has issued: keeps them in flight, waits for the
+// previous stage's (so that slot goes back to the producer: one arrival per warp; none before the
+// first stage) and moves to the next slot.
+template <int M, int R>
+__device__ __forceinline__ void wgmma_stage_done(float (&acc)[M][R], uint64_t* empty, RingPos& ring, bool first,
+                                                 int lane) {
+  wgmma_commit();
+  fence_regs(acc);
+  wgmma_wait<1>();
+  mbar_arrive_if(&empty[ring.prev], !first && lane == 0);
+  ring.advance();
+}
+
 // Operand lists of m64nNk16: N/2 fp32 accumulators, the two descriptors, the scale-d flag.
 #define BS_WG_REGS_16 "{%0, %1, %2, %3, %4, %5, %6, %7}, %8, %9"
 #define BS_WG_SCALE_16 "%10"
