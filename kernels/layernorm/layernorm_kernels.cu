@@ -1,6 +1,7 @@
-// CUDA layer norm: the general kernels. Features last with aligned 8-element packs takes a fast path
-// first: the forward a warp per row (layernorm_warp_rows.cu) where gain/bias and a few warps' rows
-// fit shared memory, else a CTA per row (layernorm_pipelined.cu, also the backward) where a row fits.
+// CUDA layer norm: the general kernels. Features last with 16-byte aligned rows takes a fast path
+// first: the forward a CTA per row held in registers (layernorm_fprop_rows.cu) up to 32768
+// elements, else a persistent CTA per row (layernorm_pipelined.cu, also the backward) where a row
+// fits shared memory.
 //
 // Features last: every (sample, segment) row is normalised by a group of `tpr` threads that keep
 // the row in registers (up to kMaxPacks 8-element packs per thread, 16-byte loads): one read of x
@@ -11,7 +12,7 @@
 // atomics, no workspace) that re-reads x and dy.
 #include "kernels/ew/ops_cuda.cuh"
 #include "kernels/layernorm/layernorm_pipelined.cuh"
-#include "kernels/layernorm/layernorm_warp_rows.cuh"
+#include "kernels/layernorm/layernorm_fprop_rows.cuh"
 #include "ops/ew_math.hpp"
 
 namespace bs::ops {
@@ -298,7 +299,7 @@ size_t CudaOps::layernorm_workspace(const LnConfig& c, int64_t N, bool bprop) co
 
 void CudaOps::layernorm_fprop(const LnConfig& c, const LnFpropArgs& a) const {
   DeviceGuard guard(c.device);
-  if (ln_warp_rows_fprop(c, a) || ln_pipelined_fprop(c, a)) return;
+  if (ln_fprop_rows(c, a) || ln_pipelined_fprop(c, a)) return;
   LnParams p = make_params(c, a.N);
   p.x = a.x;
   p.out = a.y;

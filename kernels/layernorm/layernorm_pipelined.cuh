@@ -12,8 +12,8 @@ namespace bs::ops {
 size_t ln_pipelined_workspace(const LnConfig& c, int64_t N, bool bprop);
 
 // Forward on the fast path; false when it does not apply (misaligned pointers, Ks % 8, too wide).
-// The caller tries the warp-per-row forward (layernorm_warp_rows.cu) first: this one serves rows
-// too wide for it (gain/bias and four warps' rows over a CTA's shared memory).
+// The caller tries the register-row forward (layernorm_fprop_rows.cu) first: this one serves rows
+// too wide for it (over 32768 elements).
 bool ln_pipelined_fprop(const LnConfig& c, const LnFpropArgs& a);
 
 // Backward (dx and, when asked, dgain/dbias through the workspace) on the fast path.

@@ -141,8 +141,10 @@ TEST_P(LayerNorm, FeaturesLast) {
   run_case({1, 1, 1, 64, 4096, true, true});   // the usual width
   run_case({1, 1, 0, 3, 20000, false, false}); // wider than one CUDA block holds in registers
   run_case({1, 1, 0, 3000, 1024, true, true});  // more rows than CUDA CTAs: rows and dgain/dbias partials loop
-  run_case({1, 2, 1, 33, 80, false, true});     // CUDA warp-per-row forward: segments of whole units, NULL gain
-  run_case({1, 1, 0, 5, 16384, true, true});    // too wide for the warp-per-row forward: the CTA-per-row one
+  run_case({1, 2, 1, 33, 80, false, true});     // CUDA register-row forward, one warp: segments of whole units, NULL gain
+  run_case({1, 1, 0, 5, 16384, true, true});    // CUDA register-row forward, 16 or 32 warps
+  run_case({1, 1, 1, 2, 32768, true, true});    // the widest rows of the register-row forward (32 warps)
+  run_case({1, 1, 0, 2, 40000, true, true});    // wider: the CUDA CTA-per-row pipelined forward
 }
 
 TEST_P(LayerNorm, FeaturesFirst) {
