@@ -125,14 +125,17 @@ inline void store_out(T* p, L v, S& sum) {
   }
 }
 
-// body(Finite, sum) stores its outputs with store_out<NT, Finite()>(p, v, sum) and must be safe to
-// run twice (it only writes its outputs).
+// body(Finite, sum) stores its `n` outputs with store_out<NT, Finite()>(p, v, sum) and must be safe
+// to run twice (it only writes its outputs). Short sweeps (a few vectors) go straight to the exact
+// stores: the check would cost more than it saves.
 template <typename V, typename T, typename Body>
-inline void out_sweep(Body&& body) {
+inline void out_sweep(int64_t n, Body&& body) {
   V sum = zero(V{});
   if constexpr (finite_store<V, T>()) {
-    body(std::true_type{}, sum);
-    if (std::isfinite(hsum(sum))) return;
+    if (n >= 8 * V::kLanes) {
+      body(std::true_type{}, sum);
+      if (std::isfinite(hsum(sum))) return;
+    }
   }
   body(std::false_type{}, sum);
 }
@@ -163,7 +166,7 @@ void fprop_row_t(LnRowArgs& args) {
     acc[0] = madd(d, d, acc[0]);
   })[0];
   const float rstd = 1.0f / std::sqrt(ss * inv + a.epsilon);
-  out_sweep<V, T>([&](auto finite, V& sum) {
+  out_sweep<V, T>(n, [&](auto finite, V& sum) {
     sweep<V>(n, [&](auto t, int64_t i) {
       auto z = affine<G, B>((ld(t, x + i) - splat(t, mean)) * splat(t, rstd), a.gain, a.bias, i);
       if constexpr (R) z = relu(z);
@@ -219,7 +222,7 @@ void bprop_row_t(const LnRowArgs& args) {
   const float inv = 1.0f / static_cast<float>(n);
   for (int r = 0; r < NR; ++r) {
     const float mu = s[2 * r] * inv, mux = s[2 * r + 1] * inv, rstd = a.rstd[r];
-    out_sweep<V, T>([&](auto finite, V& sum) {
+    out_sweep<V, T>(n, [&](auto finite, V& sum) {
       sweep<V>(n, [&](auto t, int64_t i) {
         decltype(t) xhat;
         const auto u = gained(t, grad(t, r, i, xhat), i);
@@ -291,7 +294,7 @@ void fprop_panel_t(const LnPanelArgs& args) {
   row_blocks(0, rows, [&](int64_t k, auto rb) {
     float g[rb()], b[rb()];
     gain_bias(a, k, rb(), g, b);
-    out_sweep<V, T>([&](auto finite, V& sum) {
+    out_sweep<V, T>(w, [&](auto finite, V& sum) {
       sweep<V>(w, [&](auto t, int64_t j) {
         const auto m = ld(t, s1 + j), rs = ld(t, s2 + j);
         for (int r = 0; r < rb(); ++r) {
@@ -353,7 +356,7 @@ void bprop_col_dx_t(const LnColArgs& args) {
     T* dx = static_cast<T*>(a.dx) + k * n;
     const float g = a.gain ? a.gain[k] : 1.0f, b = a.bias ? a.bias[k] : 0.0f;
     std::array<float, 2> s;
-    out_sweep<V, T>([&](auto finite, V& sum) {
+    out_sweep<V, T>(n, [&](auto finite, V& sum) {
       s = reduce<2, V, 2>(n, [&](auto t, int64_t j, auto* acc) {
         const auto rs = ld(t, a.rstd + j);
         const auto xhat = (ld(t, x + j) - ld(t, a.mean + j)) * rs;
