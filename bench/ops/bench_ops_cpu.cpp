@@ -2,13 +2,14 @@
 // measured in the same run with the same OpenMP threads: the bar is layernorm within 2x of the pass.
 //   forward:  reads x, writes y            vs a parallel copy loop (read n, write n elements)
 //   backward: reads dy and x, writes dx    vs a parallel loop c[i] = a[i] ^ b[i] (read 2n, write n)
-// (+ dgain/dbias, whose per-thread partials add only K floats per thread.) Median of `runs` timed runs
-// (default 11) after 2 warm-ups; buffers far larger than the last-level cache. Prints a Markdown
-// table headed by the CPU and thread count, with the ratio of the medians and of the fastest runs
-// (on a shared machine other processes only ever add time, so the fastest runs are the steadier
-// comparison). Not a test: nothing here fails.
+// (+ dgain/dbias, whose per-thread partials add only K floats per thread.) Each op and its pass are
+// timed alternately, `runs` times each (default 11) after 2 warm-ups; buffers far larger than the
+// last-level cache. Prints a Markdown table headed by the CPU and thread count, with the ratio of the
+// medians and of the fastest runs (on a shared machine other processes only ever add time, so the
+// fastest runs are the steadier comparison); a pass row shows the pass timed alongside the op below
+// it (fprop, dx). Not a test: nothing here fails.
 //
-// Usage: bench_ops_cpu [N [K [runs]]]   (default 8192 x 4096, 11 runs)
+// Usage: bench_ops_cpu [N [K [runs [fp32|bf16|fp16]]]]   (default 8192 x 4096, 11 runs, every dtype)
 #include <blocksparse/blocksparse.h>
 #include <omp.h>
 
@@ -31,16 +32,30 @@ struct Ms {
   double median, min;
 };
 
-Ms time_ms(const std::function<void()>& f) {
-  for (int i = 0; i < 2; ++i) f();
-  std::vector<double> t;
-  for (int i = 0; i < g_runs; ++i) {
-    const auto a = std::chrono::steady_clock::now();
-    f();
-    t.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - a).count());
-  }
+// The op and its reference pass timed alternately (after 2 warm-ups of each), so both see the same
+// conditions on a shared machine: the memory bandwidth a VM gets moves by 2x over seconds.
+struct Pair {
+  Ms op, pass;
+};
+
+Ms summary(std::vector<double> t) {
   std::sort(t.begin(), t.end());
   return {t[t.size() / 2], t[0]};
+}
+
+Pair time_pair(const std::function<void()>& op, const std::function<void()>& pass) {
+  for (int i = 0; i < 2; ++i) pass(), op();
+  std::vector<double> to, tp;
+  auto timed = [](const std::function<void()>& f) {
+    const auto a = std::chrono::steady_clock::now();
+    f();
+    return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - a).count();
+  };
+  for (int i = 0; i < g_runs; ++i) {
+    tp.push_back(timed(pass));
+    to.push_back(timed(op));
+  }
+  return {summary(to), summary(tp)};
 }
 
 std::string cpu_name() {
@@ -112,20 +127,27 @@ void run(bs_dtype_t dtype, const char* name, int axis, int64_t N, int64_t K) {
   }
   std::vector<unsigned char> ws(std::max(wf, wb) + 1);
   bs_status_t st = BS_STATUS_SUCCESS;
-  const Ms copy = time_ms([&] { copy_pass(x.data(), y.data(), n); });
-  const Ms pass3 = time_ms([&] { xor_pass(dy.data(), x.data(), dx.data(), n); });
-  const Ms fwd = time_ms([&] {
-    st = std::max(st, layernorm_fprop(plan, N, x.data(), gain.data(), bias.data(), y.data(), mean.data(),
-                                      rstd.data(), ws.data(), wf, nullptr));
-  });
-  const Ms bx = time_ms([&] {
-    st = std::max(st, layernorm_bprop(plan, N, dy.data(), x.data(), gain.data(), bias.data(), mean.data(),
-                                      rstd.data(), dx.data(), nullptr, nullptr, ws.data(), wb, nullptr));
-  });
-  const Ms bp = time_ms([&] {
-    st = std::max(st, layernorm_bprop(plan, N, dy.data(), x.data(), gain.data(), bias.data(), mean.data(),
-                                      rstd.data(), dx.data(), dgain.data(), dbias.data(), ws.data(), wb, nullptr));
-  });
+  auto copy = [&] { copy_pass(x.data(), y.data(), n); };
+  auto pass3 = [&] { xor_pass(dy.data(), x.data(), dx.data(), n); };
+  const Pair fwd = time_pair(
+      [&] {
+        st = std::max(st, layernorm_fprop(plan, N, x.data(), gain.data(), bias.data(), y.data(), mean.data(),
+                                          rstd.data(), ws.data(), wf, nullptr));
+      },
+      copy);
+  const Pair bx = time_pair(
+      [&] {
+        st = std::max(st, layernorm_bprop(plan, N, dy.data(), x.data(), gain.data(), bias.data(), mean.data(),
+                                          rstd.data(), dx.data(), nullptr, nullptr, ws.data(), wb, nullptr));
+      },
+      pass3);
+  const Pair bp = time_pair(
+      [&] {
+        st = std::max(st, layernorm_bprop(plan, N, dy.data(), x.data(), gain.data(), bias.data(), mean.data(),
+                                          rstd.data(), dx.data(), dgain.data(), dbias.data(), ws.data(), wb,
+                                          nullptr));
+      },
+      pass3);
   layernorm_destroy(plan);
   if (st != BS_STATUS_SUCCESS) {
     std::printf("layernorm call failed: %s\n", bs_status_name(st));
@@ -134,15 +156,15 @@ void run(bs_dtype_t dtype, const char* name, int axis, int64_t N, int64_t K) {
   const double e = sizeof(W);
   char label[160];
   std::snprintf(label, sizeof label, "copy pass %s (read x, write y)", name);
-  row(label, 2 * n * e, copy, copy);
+  row(label, 2 * n * e, fwd.pass, fwd.pass);
   std::snprintf(label, sizeof label, "layernorm fprop %s axis %d", name, axis);
-  row(label, 2 * n * e, fwd, copy);
+  row(label, 2 * n * e, fwd.op, fwd.pass);
   std::snprintf(label, sizeof label, "3-stream pass %s (read 2, write 1)", name);
-  row(label, 3 * n * e, pass3, pass3);
+  row(label, 3 * n * e, bx.pass, bx.pass);
   std::snprintf(label, sizeof label, "layernorm bprop dx %s axis %d", name, axis);
-  row(label, 3 * n * e, bx, pass3);
+  row(label, 3 * n * e, bx.op, bx.pass);
   std::snprintf(label, sizeof label, "layernorm bprop dx+dgain+dbias %s axis %d", name, axis);
-  row(label, 3 * n * e, bp, pass3);
+  row(label, 3 * n * e, bp.op, bp.pass);
 }
 
 }  // namespace
@@ -151,8 +173,9 @@ int main(int argc, char** argv) {
   const int64_t N = argc > 1 ? std::atoll(argv[1]) : 8192;
   const int64_t K = argc > 2 ? std::atoll(argv[2]) : 4096;
   g_runs = argc > 3 ? std::atoi(argv[3]) : 11;
-  if (N < 1 || K < 1 || g_runs < 1) {
-    std::printf("usage: bench_ops_cpu [N [K [runs]]]\n");
+  const std::string only = argc > 4 ? argv[4] : "";
+  if (N < 1 || K < 1 || g_runs < 1 || (!only.empty() && only != "fp32" && only != "bf16" && only != "fp16")) {
+    std::printf("usage: bench_ops_cpu [N [K [runs [fp32|bf16|fp16]]]]\n");
     return 1;
   }
   std::printf("# blocksparse CPU layernorm vs a memory pass on %s, %d OpenMP threads\n\n", cpu_name().c_str(),
@@ -162,9 +185,9 @@ int main(int argc, char** argv) {
               static_cast<long long>(N), static_cast<long long>(K), g_runs);
   std::printf("| op | ms | GB/s | ratio | within 2x | min ms | min ratio |\n|---|---|---|---|---|---|---|\n");
   for (int axis : {1, 0}) {
-    run<uint32_t>(BS_DTYPE_F32, "fp32", axis, N, K);
-    run<uint16_t>(BS_DTYPE_BF16, "bf16", axis, N, K);
-    run<uint16_t>(BS_DTYPE_F16, "fp16", axis, N, K);
+    if (only.empty() || only == "fp32") run<uint32_t>(BS_DTYPE_F32, "fp32", axis, N, K);
+    if (only.empty() || only == "bf16") run<uint16_t>(BS_DTYPE_BF16, "bf16", axis, N, K);
+    if (only.empty() || only == "fp16") run<uint16_t>(BS_DTYPE_F16, "fp16", axis, N, K);
   }
   return 0;
 }

@@ -64,17 +64,22 @@ inline V ld(V, const bf16_t* p) {
 }
 inline V ld(V, const half_t* p) { return {_mm256_cvtph_ps(ld8x16(p))}; }
 
+// Words 0-7 of the low halves of 8 dwords (each <= 0xffff, so the unsigned saturation never clips).
+inline __m128i pack_lo16(__m256i r) { return _mm_packus_epi32(_mm256_castsi256_si128(r), _mm256_extracti128_si256(r, 1)); }
+// Round to nearest even, right for every value but NaN (the carry of the bias would reach the sign).
+inline __m256i round_bf16(__m256i u) {
+  const __m256i lsb = _mm256_and_si256(_mm256_srli_epi32(u, 16), _mm256_set1_epi32(1));
+  return _mm256_srli_epi32(_mm256_add_epi32(u, _mm256_add_epi32(lsb, _mm256_set1_epi32(0x7fff))), 16);
+}
 inline __m128i to_bf16(V a) {
   const __m256i u = _mm256_castps_si256(a.v);
-  const __m256i hi = _mm256_srli_epi32(u, 16);
-  const __m256i bias = _mm256_add_epi32(_mm256_set1_epi32(0x7fff), _mm256_and_si256(hi, _mm256_set1_epi32(1)));
-  const __m256i rounded = _mm256_srli_epi32(_mm256_add_epi32(u, bias), 16);
-  const __m256i quiet_nan = _mm256_or_si256(hi, _mm256_set1_epi32(0x40));
+  const __m256i quiet_nan = _mm256_or_si256(_mm256_srli_epi32(u, 16), _mm256_set1_epi32(0x40));
   const __m256i is_nan = _mm256_castps_si256(_mm256_cmp_ps(a.v, a.v, _CMP_UNORD_Q));
-  const __m256i r = _mm256_blendv_epi8(rounded, quiet_nan, is_nan);
-  // Every lane is <= 0xffff, so the unsigned saturation of the pack never clips.
-  return _mm_packus_epi32(_mm256_castsi256_si128(r), _mm256_extracti128_si256(r, 1));
+  return pack_lo16(_mm256_blendv_epi8(round_bf16(u), quiet_nan, is_nan));
 }
+// The same bits for non-NaN values, without the NaN test and blend (3 of 10 µops): see
+// kBf16FiniteStore.
+inline __m128i to_bf16_finite(V a) { return pack_lo16(round_bf16(_mm256_castps_si256(a.v))); }
 inline __m128i to_half(V a) { return _mm256_cvtps_ph(a.v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC); }
 
 inline void st(float* p, V a) { _mm256_storeu_ps(p, a.v); }
@@ -88,6 +93,9 @@ inline void st_nt(float* p, V a) {
 inline void st_nt(bf16_t* p, V a) { _mm_stream_si128(reinterpret_cast<__m128i*>(p), to_bf16(a)); }
 inline void st_nt(half_t* p, V a) { _mm_stream_si128(reinterpret_cast<__m128i*>(p), to_half(a)); }
 inline void store_fence() { _mm_sfence(); }
+constexpr bool kBf16FiniteStore = true;
+inline void st_finite(bf16_t* p, V a) { st8x16(p, to_bf16_finite(a)); }
+inline void st_nt_finite(bf16_t* p, V a) { _mm_stream_si128(reinterpret_cast<__m128i*>(p), to_bf16_finite(a)); }
 
 }  // namespace
 }  // namespace bs::ops

@@ -49,6 +49,7 @@ inline void st_nt(T* p, V a) {
   st(p, a);
 }
 inline void store_fence() {}
+constexpr bool kBf16FiniteStore = false;
 
 }  // namespace
 }  // namespace bs::ops

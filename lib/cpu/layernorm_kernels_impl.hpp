@@ -3,7 +3,9 @@
 // includer defines, for V: zero(V), splat(V, float), ld(V, const T*), st(T*, V) and st_nt(T*, V) (a
 // non-temporal store to an aligned address, ordered by store_fence()) for T = float, bf16_t,
 // half_t, the operators + - *, madd(a, b, c) = a·b + c, relu(z) = (z < 0 ? 0 : z),
-// keep_pos(v, z) = (z > 0 ? v : 0) and hsum(V) (a fixed-order lane sum). Everything here has
+// keep_pos(v, z) = (z > 0 ? v : 0), hsum(V) (a fixed-order lane sum) and kBf16FiniteStore: true
+// where it also defines st_finite(bf16_t*, V) and st_nt_finite(bf16_t*, V), stores that give
+// st's bits for every value but NaN at fewer µops (see out_sweep). Everything here has
 // internal linkage: each ISA's file gets its own copy, compiled for that ISA, and no copy compiled
 // for AVX2 can be picked by the linker for the portable path.
 //
@@ -80,7 +82,11 @@ inline std::array<float, M> reduce(int64_t n, F&& f) {
   int64_t i = 0;
   for (; i + Sets * W <= n; i += Sets * W)
     for (int q = 0; q < Sets; ++q) f(V{}, i + q * W, acc[q]);
-  for (int q = 0; i + W <= n; i += W, ++q) f(V{}, i, acc[q]);
+  // The last full vectors go to sets 0, 1, ... in turn. A loop of constant trip count (unrolled, so
+  // constant indices): with a run-time index GCC 12 kept the bf16 kernels' accumulators in memory, a
+  // store-to-load chain through the stack in every iteration of the loop above.
+  for (int q = 0; q < Sets - 1; ++q)
+    if (i + W <= n) f(V{}, i, acc[q]), i += W;
   for (; i < n; ++i) f(0.0f, i, s);
   std::array<float, M> r;
   for (int j = 0; j < M; ++j) {
@@ -89,6 +95,49 @@ inline std::array<float, M> reduce(int64_t n, F&& f) {
     r[j] = hsum(t) + s[j];
   }
   return r;
+}
+
+// ---- output stores ------------------------------------------------------------------------------
+//
+// An exact vector bf16 store spends 3 of its 10 µops on NaN (test, quiet NaN, blend), and the bf16
+// sweeps are compute bound. So an output sweep runs first with the finite-only stores, adding
+// the values it stored into one vector, and again with the exact stores only if that sum is not
+// finite (a NaN or Inf output; an overflowing sum of finite outputs just takes the exact path too).
+// The outputs are the same bits either way.
+
+template <typename L, typename T>
+constexpr bool finite_store() {
+  return kBf16FiniteStore && std::is_same_v<T, bf16_t> && !std::is_same_v<L, float>;
+}
+
+// A store of an output sweep: with Finite (the sweep's first try), the finite-only store where there
+// is one, summing the values into `sum`.
+template <bool NT, bool Finite, typename T, typename L, typename S>
+inline void store_out(T* p, L v, S& sum) {
+  if constexpr (Finite && finite_store<L, T>()) {
+    sum = sum + v;
+    if constexpr (NT)
+      st_nt_finite(p, v);
+    else
+      st_finite(p, v);
+  } else {
+    store<NT>(p, v);
+  }
+}
+
+// body(Finite, sum) stores its `n` outputs with store_out<NT, Finite()>(p, v, sum) and must be safe
+// to run twice (it only writes its outputs). Short sweeps (a few vectors) go straight to the exact
+// stores: the check would cost more than it saves.
+template <typename V, typename T, typename Body>
+inline void out_sweep(int64_t n, Body&& body) {
+  V sum = zero(V{});
+  if constexpr (finite_store<V, T>()) {
+    if (n >= 8 * V::kLanes) {
+      body(std::true_type{}, sum);
+      if (std::isfinite(hsum(sum))) return;
+    }
+  }
+  body(std::false_type{}, sum);
 }
 
 // Affine step of one lane: z = xhat·gain + bias with the optional parts left out at compile time.
@@ -117,10 +166,12 @@ void fprop_row_t(LnRowArgs& args) {
     acc[0] = madd(d, d, acc[0]);
   })[0];
   const float rstd = 1.0f / std::sqrt(ss * inv + a.epsilon);
-  sweep<V>(n, [&](auto t, int64_t i) {
-    auto z = affine<G, B>((ld(t, x + i) - splat(t, mean)) * splat(t, rstd), a.gain, a.bias, i);
-    if constexpr (R) z = relu(z);
-    store<NT>(y + i, z);
+  out_sweep<V, T>(n, [&](auto finite, V& sum) {
+    sweep<V>(n, [&](auto t, int64_t i) {
+      auto z = affine<G, B>((ld(t, x + i) - splat(t, mean)) * splat(t, rstd), a.gain, a.bias, i);
+      if constexpr (R) z = relu(z);
+      store_out<NT, finite()>(y + i, z, sum);
+    });
   });
   if constexpr (NT) store_fence();
   args.mean[0] = mean;
@@ -171,10 +222,12 @@ void bprop_row_t(const LnRowArgs& args) {
   const float inv = 1.0f / static_cast<float>(n);
   for (int r = 0; r < NR; ++r) {
     const float mu = s[2 * r] * inv, mux = s[2 * r + 1] * inv, rstd = a.rstd[r];
-    sweep<V>(n, [&](auto t, int64_t i) {
-      decltype(t) xhat;
-      const auto u = gained(t, grad(t, r, i, xhat), i);
-      store<NT>(dx + r * stride + i, splat(t, rstd) * (u - splat(t, mu) - xhat * splat(t, mux)));
+    out_sweep<V, T>(n, [&](auto finite, V& sum) {
+      sweep<V>(n, [&](auto t, int64_t i) {
+        decltype(t) xhat;
+        const auto u = gained(t, grad(t, r, i, xhat), i);
+        store_out<NT, finite()>(dx + r * stride + i, splat(t, rstd) * (u - splat(t, mu) - xhat * splat(t, mux)), sum);
+      });
     });
   }
   if constexpr (NT) store_fence();
@@ -241,13 +294,15 @@ void fprop_panel_t(const LnPanelArgs& args) {
   row_blocks(0, rows, [&](int64_t k, auto rb) {
     float g[rb()], b[rb()];
     gain_bias(a, k, rb(), g, b);
-    sweep<V>(w, [&](auto t, int64_t j) {
-      const auto m = ld(t, s1 + j), rs = ld(t, s2 + j);
-      for (int r = 0; r < rb(); ++r) {
-        auto z = madd((ld(t, x + (k + r) * ldx + j) - m) * rs, splat(t, g[r]), splat(t, b[r]));
-        if constexpr (R) z = relu(z);
-        st(y + (k + r) * ldx + j, z);
-      }
+    out_sweep<V, T>(w, [&](auto finite, V& sum) {
+      sweep<V>(w, [&](auto t, int64_t j) {
+        const auto m = ld(t, s1 + j), rs = ld(t, s2 + j);
+        for (int r = 0; r < rb(); ++r) {
+          auto z = madd((ld(t, x + (k + r) * ldx + j) - m) * rs, splat(t, g[r]), splat(t, b[r]));
+          if constexpr (R) z = relu(z);
+          store_out<false, finite()>(y + (k + r) * ldx + j, z, sum);
+        }
+      });
     });
   });
 }
@@ -300,17 +355,20 @@ void bprop_col_dx_t(const LnColArgs& args) {
     const T* dy = static_cast<const T*>(a.dy) + k * n;
     T* dx = static_cast<T*>(a.dx) + k * n;
     const float g = a.gain ? a.gain[k] : 1.0f, b = a.bias ? a.bias[k] : 0.0f;
-    const auto s = reduce<2, V, 2>(n, [&](auto t, int64_t j, auto* acc) {
-      const auto rs = ld(t, a.rstd + j);
-      const auto xhat = (ld(t, x + j) - ld(t, a.mean + j)) * rs;
-      auto d = ld(t, dy + j);
-      if constexpr (R) d = keep_pos(d, madd(xhat, splat(t, g), splat(t, b)));
-      const auto v = madd(d * splat(t, g), rs, madd(xhat, ld(t, a.s1 + j), ld(t, a.s0 + j)));
-      store<NT>(dx + j, v);
-      if constexpr (P) {
-        acc[0] = madd(d, xhat, acc[0]);
-        acc[1] = acc[1] + d;
-      }
+    std::array<float, 2> s;
+    out_sweep<V, T>(n, [&](auto finite, V& sum) {
+      s = reduce<2, V, 2>(n, [&](auto t, int64_t j, auto* acc) {
+        const auto rs = ld(t, a.rstd + j);
+        const auto xhat = (ld(t, x + j) - ld(t, a.mean + j)) * rs;
+        auto d = ld(t, dy + j);
+        if constexpr (R) d = keep_pos(d, madd(xhat, splat(t, g), splat(t, b)));
+        const auto v = madd(d * splat(t, g), rs, madd(xhat, ld(t, a.s1 + j), ld(t, a.s0 + j)));
+        store_out<NT, finite()>(dx + j, v, sum);
+        if constexpr (P) {
+          acc[0] = madd(d, xhat, acc[0]);
+          acc[1] = acc[1] + d;
+        }
+      });
     });
     if constexpr (P) {
       if (a.dgain) a.dgain[k] = s[0];
