@@ -14,10 +14,55 @@ namespace {
 // 64-bit one is ~70 instructions); the other 7 follow by counting, and a channel's coefficients are
 // formed once per pack it touches. Channels last (I = 1) with C % 8 == 0 and 16-byte aligned
 // coefficient vectors (`vec_coef`): the pack's channels are 8 consecutive ones, read as float4 pairs.
-// Calls f(std::integral_constant<int32_t, act>{}) for the run-time activation, so that a pack's
-// element loop holds one activation's code (no per-element switch).
+// The coefficient kind and the activation are template parameters (host dispatch): with both decided
+// per element bias_act in bf16 was bound by instruction issue at 66 % of copy speed, and with the
+// activation switched per pack at 85 %; as constants, 93 % (H200, bench/notes/ops.md).
+template <typename T, typename Ix, CoefKind kCoef, int32_t kAct>
+__global__ void __launch_bounds__(kMapThreads) channel_fwd_kernel(ChannelArgs a, bool vec, bool vec_coef) {
+  constexpr bool kBn = kCoef == CoefKind::kBatchnorm;
+  const Ix C = static_cast<Ix>(a.C), I = static_cast<Ix>(a.I), n = static_cast<Ix>(a.O) * C * I;
+  const Ix stride = static_cast<Ix>(gridDim.x) * kMapThreads * 8;
+  for (Ix i = (static_cast<Ix>(blockIdx.x) * kMapThreads + threadIdx.x) * 8; i < n; i += stride) {
+    float x[8], y[8];
+    Raw8<T> rx;
+    raw8_clip<T>(a.x, i, n, vec, rx);  // converted inside the branches below, after the coefficient loads
+    if (vec_coef) {
+      const Ix c0 = i % C;
+      float s[8], b[8], m[8] = {}, v[8] = {};
+      vec8(a.a, c0, 1.0f, s);
+      vec8(a.b, c0, 0.0f, b);
+      if constexpr (kBn) {
+        vec8(a.mean, c0, 0.0f, m);
+        vec8(a.var, c0, 0.0f, v);
+      }
+      unpack8(rx, x);
+      for (int j = 0; j < 8; ++j) {
+        const Coef k = channel_coef_as<kCoef>(a, s[j], b[j], m[j], v[j]);
+        y[j] = act_fwd(kAct, k.scale * (x[j] + k.pre) + k.post);
+      }
+    } else {
+      const Ix r = i / I;
+      Ix q = i - r * I, c = r % C;
+      Coef k{};
+      unpack8(rx, x);
+      for (int j = 0; j < 8; ++j) {
+        if (j == 0 || q == 0)
+          k = channel_coef_as<kCoef>(a, a.a ? a.a[c] : 1.0f, a.b ? a.b[c] : 0.0f, kBn && a.mean ? a.mean[c] : 0.0f,
+                                     kBn && a.var ? a.var[c] : 0.0f);
+        y[j] = act_fwd(kAct, k.scale * (x[j] + k.pre) + k.post);
+        if (++q == I) {  // past the tail the channel keeps wrapping in range: no out-of-bounds reads
+          q = 0;
+          if (++c == C) c = 0;
+        }
+      }
+    }
+    store8_clip<T>(a.out, i, n, vec, y);
+  }
+}
+
+// Calls f(std::integral_constant<int32_t, act>{}) for the run-time activation.
 template <typename F>
-__device__ __forceinline__ void with_act(int32_t act, F&& f) {
+void with_act(int32_t act, F&& f) {
   using std::integral_constant;
   switch (act) {
     case BS_ACT_RELU: return f(integral_constant<int32_t, BS_ACT_RELU>{});
@@ -27,47 +72,7 @@ __device__ __forceinline__ void with_act(int32_t act, F&& f) {
   }
 }
 
-template <typename T, typename Ix>
-__global__ void __launch_bounds__(kMapThreads) channel_fwd_kernel(ChannelArgs a, bool vec, bool vec_coef) {
-  const Ix C = static_cast<Ix>(a.C), I = static_cast<Ix>(a.I), n = static_cast<Ix>(a.O) * C * I;
-  const Ix stride = static_cast<Ix>(gridDim.x) * kMapThreads * 8;
-  for (Ix i = (static_cast<Ix>(blockIdx.x) * kMapThreads + threadIdx.x) * 8; i < n; i += stride) {
-    float x[8], y[8];
-    Raw8<T> rx;
-    raw8_clip<T>(a.x, i, n, vec, rx);  // converted inside the branches below, after the coefficient loads
-    with_act(a.act, [&](auto act) {
-      if (vec_coef) {
-        const Ix c0 = i % C;
-        float s[8], b[8], m[8], v[8];
-        vec8(a.a, c0, 1.0f, s);
-        vec8(a.b, c0, 0.0f, b);
-        vec8(a.mean, c0, 0.0f, m);
-        vec8(a.var, c0, 0.0f, v);
-        unpack8(rx, x);
-        for (int j = 0; j < 8; ++j) {
-          const Coef k = channel_coef_of(a, s[j], b[j], m[j], v[j]);
-          y[j] = act_fwd(act.value, k.scale * (x[j] + k.pre) + k.post);
-        }
-      } else {
-        const Ix r = i / I;
-        Ix q = i - r * I, c = r % C;
-        Coef k{};
-        unpack8(rx, x);
-        for (int j = 0; j < 8; ++j) {
-          if (j == 0 || q == 0) k = channel_coef(a, c, a.mean ? a.mean[c] : 0.0f, a.var ? a.var[c] : 0.0f);
-          y[j] = act_fwd(act.value, k.scale * (x[j] + k.pre) + k.post);
-          if (++q == I) {  // past the tail the channel keeps wrapping in range: no out-of-bounds reads
-            q = 0;
-            if (++c == C) c = 0;
-          }
-        }
-      }
-    });
-    store8_clip<T>(a.out, i, n, vec, y);
-  }
-}
-
-template <typename T>
+template <typename T, CoefKind kCoef>
 void launch_channel_fwd(const ChannelArgs& a) {
   const int64_t n = a.O * a.C * a.I;
   const bool vec = aligned16(a.x) && aligned16(a.out);
@@ -75,10 +80,13 @@ void launch_channel_fwd(const ChannelArgs& a) {
                         (!a.mean || aligned16(a.mean)) && (!a.var || aligned16(a.var));
   const unsigned grid = grid_for((n + 7) / 8, kMapThreads);
   // 32-bit indices when the largest one (n plus a grid stride of overshoot) fits.
-  if (n + static_cast<int64_t>(grid) * kMapThreads * 8 < (int64_t{1} << 32))
-    channel_fwd_kernel<T, uint32_t><<<grid, kMapThreads, 0, as_stream(a.stream)>>>(a, vec, vec_coef);
-  else
-    channel_fwd_kernel<T, int64_t><<<grid, kMapThreads, 0, as_stream(a.stream)>>>(a, vec, vec_coef);
+  const bool small = n + static_cast<int64_t>(grid) * kMapThreads * 8 < (int64_t{1} << 32);
+  with_act(a.act, [&](auto act) {
+    if (small)
+      channel_fwd_kernel<T, uint32_t, kCoef, decltype(act)::value><<<grid, kMapThreads, 0, as_stream(a.stream)>>>(a, vec, vec_coef);
+    else
+      channel_fwd_kernel<T, int64_t, kCoef, decltype(act)::value><<<grid, kMapThreads, 0, as_stream(a.stream)>>>(a, vec, vec_coef);
+  });
   check_launch("per-channel forward kernel");
 }
 
@@ -144,7 +152,9 @@ struct ChannelBwd {
 // issued before any conversion or math, so they are in flight together. Forward and backward are
 // separate instantiations, so the forward's registers are its own (more CTAs per SM).
 // Index math in `I` (uint32_t when every index fits: 64-bit division is ~70 instructions per pack);
-// the bias is read as float4 pairs when `vec` (K % 8 == 0, every pointer 16-byte aligned).
+// the bias is read as float4 pairs when `vec` (K % 8 == 0, every pointer 16-byte aligned), all four
+// before any use: bias loads behind the clip test's branches were serialized, one L2 round trip
+// each, and held the bf16 forward at 85 % of copy speed.
 // bf16 results: tanh through the hardware approximation (tanh_out in ops/ew_math.hpp).
 template <typename T, typename I, bool kBprop>
 __global__ void __launch_bounds__(kMapThreads) lstm_kernel(LstmArgs a, bool vec) {
@@ -157,12 +167,16 @@ __global__ void __launch_bounds__(kMapThreads) lstm_kernel(LstmArgs a, bool vec)
     Raw8<T> rc, rg[4];  // every load first (raw8_clip), conversions after
     raw8_clip<T>(a.c, row + k0, row + K, vec, rc);
     for (int j = 0; j < 4; ++j) raw8_clip<T>(a.h, hrow + j * K + k0, hrow + j * K + K, vec, rg[j]);
-    float c[8], g[4][8];
+    float c[8], g[4][8], b[4][8] = {};
     for (int j = 0; j < 4; ++j) {
-      float b[8] = {};
-      if (a.bias) load8_clip<float>(a.bias, j * K + k0, j * K + K, vec, b);
+      if (vec)  // whole aligned packs: one straight-line block of read-only loads
+        vec8(a.bias, j * K + k0, 0.0f, b[j]);
+      else if (a.bias)
+        load8_clip<float>(a.bias, j * K + k0, j * K + K, false, b[j]);
+    }
+    for (int j = 0; j < 4; ++j) {
       unpack8(rg[j], g[j]);
-      for (int e = 0; e < 8; ++e) g[j][e] += b[e];
+      for (int e = 0; e < 8; ++e) g[j][e] += b[j][e];
     }
     unpack8(rc, c);
     if constexpr (!kBprop) {
@@ -270,7 +284,12 @@ void CudaOps::channel(const ChannelArgs& a) const {
   dispatch_dtype(a.dtype, [&](auto tag) {
     using T = decltype(tag);
     switch (a.mode) {
-      case ChannelMode::kForward: launch_channel_fwd<T>(a); break;
+      case ChannelMode::kForward:
+        if (a.coef == CoefKind::kBatchnorm)
+          launch_channel_fwd<T, CoefKind::kBatchnorm>(a);
+        else
+          launch_channel_fwd<T, CoefKind::kAffine>(a);
+        break;
       case ChannelMode::kBnTrainForward:
         launch_channel_reduce(BnTrainFwd<T>{a, inv_m}, a.O, a.C, a.I, a.stream, "batch norm forward kernel");
         break;

@@ -115,53 +115,69 @@ __global__ void __launch_bounds__(kMapThreads) add_n_kernel(AddNArgs a, bool vec
   }
 }
 
-// One thread per 8-element pack (coalesced 16-byte loads and stores): the pack's 8 keep bits are a
-// byte of its 32-element mask word, and the 4 lanes sharing a word OR their bytes together with two
-// xor-shuffles before one of them stores it (no atomics). The loop bound is uniform per warp so all
-// lanes reach the shuffles. x is loaded before the two Philox blocks are computed, so the load's
-// latency hides behind them (for 16-bit data the Philox work is as long as the memory time).
-// `valid` = elements of the pack inside the tensor (1..8; keeps the tail test out of 64-bit math).
-__device__ __forceinline__ uint32_t dropout_bits8(const DropoutArgs& a, int64_t p, int valid) {
+// One thread per 8-element pack (coalesced 16-byte loads and stores) and no grid-stride loop: the
+// pack's 8 keep bits are a byte of its 32-element mask word, and the 4 lanes sharing a word OR their
+// bytes together with two xor-shuffles before one of them stores it (no atomics); every lane of a
+// warp with work reaches the shuffles. x is loaded before the two Philox blocks are computed, so the
+// load's latency hides behind them. For 16-bit data the drawing kernel is bound by instruction
+// issue, not memory (the two Philox blocks are ~100 of its ~190 instructions per pack), so it is
+// kept lean: round keys from the host (DropoutArgs::keys), 32-bit keep tests and block indices (Ix,
+// when every index fits), one instantiation per mode, so that the keep tests' predicates select the
+// outputs directly, and no loop. Each of these measured 3-15 % of its time (bench/notes/ops.md).
+enum class DropMode { kMaskOnly, kFprop, kFpropMask, kApply };
+
+template <typename Ix>
+__device__ __forceinline__ uint32_t dropout_bits8(const DropoutArgs& a, Ix p) {
+  const bool all = a.threshold > 0xffffffffu;  // keep_prob = 1
+  const uint32_t threshold = static_cast<uint32_t>(a.threshold);
   uint32_t bits = 0;
   for (int b = 0; b < 2; ++b) {
     uint32_t r[4];
-    dropout_words(a.seed, a.offset, static_cast<uint64_t>(2 * p + b), r);
-    for (int j = 0; j < 4; ++j) {
-      const bool keep = 4 * b + j < valid && static_cast<uint64_t>(r[j]) < a.threshold;
-      bits |= (keep ? 1u : 0u) << (4 * b + j);
-    }
+    dropout_words(a.keys, a.offset, static_cast<uint64_t>(2 * p + static_cast<Ix>(b)), r);
+    for (int j = 0; j < 4; ++j) bits |= (all || r[j] < threshold ? 1u : 0u) << (4 * b + j);
   }
   return bits;
 }
 
-template <typename T>
+template <typename T, typename Ix, DropMode kMode>
 __global__ void __launch_bounds__(kMapThreads) dropout_kernel(DropoutArgs a, bool vec) {
-  const int64_t packs = (a.n + 7) / 8;
-  const int64_t stride = static_cast<int64_t>(gridDim.x) * kMapThreads;
+  constexpr bool kStoreMask = kMode == DropMode::kMaskOnly || kMode == DropMode::kFpropMask;
+  const Ix n = static_cast<Ix>(a.n), packs = (n + 7) / 8;
   const int lane = static_cast<int>(threadIdx.x % 32), byte = lane % 4;
-  for (int64_t p = static_cast<int64_t>(blockIdx.x) * kMapThreads + threadIdx.x; p - lane < packs; p += stride) {
-    const bool active = p < packs;
-    const int64_t i = p * 8;
-    Raw8<T> rx{};
-    if (a.x && active) raw8_clip<T>(a.x, i, a.n, vec, rx);  // unpacked after Philox (see above)
-    uint32_t bits8 = 0;
-    if (a.mask_in) {
-      if (active) bits8 = (a.mask_in[p / 4] >> (8 * byte)) & 0xffu;
-    } else {
-      if (active) bits8 = dropout_bits8(a, p, a.n - i < 8 ? static_cast<int>(a.n - i) : 8);
-      if (a.mask_out) {
-        uint32_t word = bits8 << (8 * byte);
-        word |= __shfl_xor_sync(0xffffffffu, word, 1);
-        word |= __shfl_xor_sync(0xffffffffu, word, 2);
-        if (active && byte == 0) a.mask_out[p / 4] = word;
-      }
-    }
-    if (!a.x || !active) continue;
-    float v[8];
-    unpack8(rx, v);
-    for (int j = 0; j < 8; ++j) v[j] = (bits8 >> j) & 1u ? v[j] * a.scale : 0.0f;
-    store8_clip<T>(a.y, i, a.n, vec, v);
+  const Ix p = static_cast<Ix>(blockIdx.x) * kMapThreads + threadIdx.x;
+  if (p - lane >= packs) return;  // whole warp past the end
+  const bool active = p < packs;
+  const Ix i = p * 8;
+  Raw8<T> rx{};
+  if (kMode != DropMode::kMaskOnly && active) raw8_clip<T>(a.x, i, n, vec, rx);  // unpacked after Philox
+  uint32_t bits8 = 0;
+  if constexpr (kMode == DropMode::kApply) {
+    if (active) bits8 = (a.mask_in[p / 4] >> (8 * byte)) & 0xffu;
+  } else if (active) {
+    bits8 = dropout_bits8(a, p);
   }
+  if constexpr (kStoreMask) {  // bits past n are 0 in the stored mask
+    uint32_t word = (n - i < 8 ? bits8 & (0xffu >> (8 - (n - i))) : bits8) << (8 * byte);
+    word |= __shfl_xor_sync(0xffffffffu, word, 1);
+    word |= __shfl_xor_sync(0xffffffffu, word, 2);
+    if (active && byte == 0) a.mask_out[p / 4] = word;
+  }
+  if (kMode == DropMode::kMaskOnly || !active) return;
+  float v[8];
+  unpack8(rx, v);
+  for (int j = 0; j < 8; ++j) v[j] = (bits8 >> j) & 1u ? v[j] * a.scale : 0.0f;
+  store8_clip<T>(a.y, i, n, vec, v);
+}
+
+template <typename T, DropMode kMode>
+void launch_dropout(const DropoutArgs& a, bool vec) {
+  const int64_t blocks = ((a.n + 7) / 8 + kMapThreads - 1) / kMapThreads;
+  if (blocks > 0x7fffffff) fail(BS_STATUS_INVALID_VALUE, "dropout: n = ", a.n, " is past the CUDA grid limit");
+  const unsigned grid = static_cast<unsigned>(blocks);
+  if (a.n + 32 * 8 < (int64_t{1} << 32))  // 32-bit indices when every one (and a warp's overshoot) fits
+    dropout_kernel<T, uint32_t, kMode><<<grid, kMapThreads, 0, as_stream(a.stream)>>>(a, vec);
+  else
+    dropout_kernel<T, int64_t, kMode><<<grid, kMapThreads, 0, as_stream(a.stream)>>>(a, vec);
 }
 
 }  // namespace
@@ -238,8 +254,15 @@ void CudaOps::add_n(const AddNArgs& a) const {
 void CudaOps::dropout(const DropoutArgs& a) const {
   const bool vec = (!a.x || aligned16(a.x)) && (!a.y || aligned16(a.y));
   dispatch_dtype(a.dtype, [&](auto tag) {
-    dropout_kernel<decltype(tag)>
-        <<<grid_for((a.n + 7) / 8, kMapThreads), kMapThreads, 0, as_stream(a.stream)>>>(a, vec);
+    using T = decltype(tag);
+    if (!a.x)
+      launch_dropout<T, DropMode::kMaskOnly>(a, vec);
+    else if (a.mask_in)
+      launch_dropout<T, DropMode::kApply>(a, vec);
+    else if (a.mask_out)
+      launch_dropout<T, DropMode::kFpropMask>(a, vec);
+    else
+      launch_dropout<T, DropMode::kFprop>(a, vec);
   });
   check_launch("bs_dropout kernel");
 }

@@ -48,7 +48,7 @@ BS_API bs_status_t bs_dropout_mask(bs_backend_t backend, int64_t n, float keep_p
     a.n = check_n(n, BS_DTYPE_F32);
     if (n == 0) return;
     t.words(mask, "mask");
-    a.seed = seed;
+    a.keys = dropout_keys(seed);
     a.offset = offset;
     a.mask_out = mask;
     a.stream = stream;
@@ -73,7 +73,7 @@ BS_API bs_status_t bs_dropout_fprop(bs_backend_t backend, bs_dtype_t dtype, int6
     a.x = x;
     a.y = y;
     a.mask_out = mask;
-    a.seed = seed;
+    a.keys = dropout_keys(seed);
     a.offset = offset;
     a.stream = stream;
     t.backend().dropout(a);

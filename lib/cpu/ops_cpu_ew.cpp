@@ -112,7 +112,7 @@ void CpuOps::dropout(const DropoutArgs& a) const {
     parallel_chunks(words, kCpuChunk / 32, [&](int64_t w0, int64_t w1) {
       for (int64_t w = w0; w < w1; ++w) {
         const uint32_t bits = a.mask_in ? a.mask_in[w]
-                                        : dropout_mask_word(a.seed, a.offset, a.threshold, static_cast<uint64_t>(w));
+                                        : dropout_mask_word(a.keys, a.offset, a.threshold, static_cast<uint64_t>(w));
         const int64_t e = std::min(a.n, (w + 1) * 32);
         if (a.mask_out) a.mask_out[w] = e - w * 32 == 32 ? bits : bits & ((1u << (e - w * 32)) - 1u);
         if (!a.x) continue;

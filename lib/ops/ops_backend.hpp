@@ -101,6 +101,12 @@ struct AddNArgs {
   bs_stream_t stream = nullptr;
 };
 
+// Philox4x32-10's ten round keys of one 64-bit key (its Weyl-sequence key schedule). They depend on
+// the seed only: a dropout call derives them once instead of once per counter block.
+struct PhiloxKeys {
+  uint32_t k[10][2];
+};
+
 // Dropout: with x == NULL only the mask is written. mask_in given: apply it; otherwise draw
 // from (seed, offset) and store into mask_out when given.
 struct DropoutArgs {
@@ -112,7 +118,8 @@ struct DropoutArgs {
   uint32_t* mask_out = nullptr;
   uint64_t threshold = 0;  // keep iff philox word < threshold (2^32 keeps all)
   float scale = 1.0f;      // 1/keep_prob rounded to fp32
-  uint64_t seed = 0, offset = 0;
+  PhiloxKeys keys{};       // round keys of the seed (philox_round_keys)
+  uint64_t offset = 0;
   bs_stream_t stream = nullptr;
 };
 
