@@ -48,14 +48,6 @@ struct WgGeom {
 constexpr int kConsumerWarps = 8;
 constexpr int kProducerWarp = 8;
 
-template <typename T>
-__device__ __forceinline__ uint32_t pack2(float lo, float hi) {
-  return static_cast<uint32_t>(store_as<T>(lo).bits) | (static_cast<uint32_t>(store_as<T>(hi).bits) << 16);
-}
-template <typename T>
-__device__ __forceinline__ float half_of(uint32_t v, int h) {
-  return load_float(T{static_cast<uint16_t>(h ? v >> 16 : v & 0xFFFFu)});
-}
 
 // The producer warp's view of its CTA's list of {in_block, weight block} entries: lanes hold two
 // consecutive 32-entry windows (the second loaded ahead of use), so the producer never waits on one
@@ -139,9 +131,7 @@ __global__ void __launch_bounds__(kWgThreads, 2) wg_xprop_kernel(const __grid_co
     sm90::RingPos ring(stages);
     for (int j = 0; j < n_stages; ++j) {
       const int s = ring.s;
-      if (j >= stages) sm90::mbar_wait(&empty[s], ring.lap ^ 1u);  // the slot's use one lap earlier is done
-      if (lane == 0) sm90::mbar_arrive_expect_tx(&full[s], tx);
-      __syncwarp();
+      sm90::producer_acquire(full, empty, ring, j, tx, lane);
       // Sub-tiles past the list pad the last stage: boxes entirely out of bounds, which TMA fills
       // with zeros (so the consumers' MMA sequence has no data-dependent branch).
       const int q = q0 + j, it = q * G::kSubs + u;
@@ -245,17 +235,7 @@ __global__ void __launch_bounds__(kWgThreads, 2) wg_xprop_kernel(const __grid_co
     const int t = th / 2, h = th % 2;
     const long long r = r0 + 64 * t + 8 * h;
     if (r >= p.N) continue;
-    uint32_t* row = reinterpret_cast<uint32_t*>(out + r * p.F_out + c0);
-#pragma unroll
-    for (int c = 0; c < B / 8; ++c) {
-      float v0 = p.alpha * acc[t][4 * c + 2 * h], v1 = p.alpha * acc[t][4 * c + 2 * h + 1];
-      if (p.beta != 0.0f) {
-        const uint32_t old = row[4 * c];
-        v0 += p.beta * half_of<T>(old, 0);
-        v1 += p.beta * half_of<T>(old, 1);
-      }
-      row[4 * c] = pack2<T>(v0, v1);
-    }
+    sm90::store_acc_row<T, B>(reinterpret_cast<uint32_t*>(out + r * p.F_out + c0), acc[t], h, p.alpha, false, p.beta);
   }
 #else
   // Device passes other than sm_90a: an empty kernel that the host never launches (wg_usable).

@@ -46,14 +46,6 @@ struct WgUpdatGeom {
 constexpr int kConsumerWarps = 8;
 constexpr int kProducerWarp = 8;
 
-template <typename T>
-__device__ __forceinline__ uint32_t pack2(float lo, float hi) {
-  return static_cast<uint32_t>(store_as<T>(lo).bits) | (static_cast<uint32_t>(store_as<T>(hi).bits) << 16);
-}
-template <typename T>
-__device__ __forceinline__ float half_of(uint32_t v, int h) {
-  return load_float(T{static_cast<uint16_t>(h ? v >> 16 : v & 0xFFFFu)});
-}
 
 template <typename T, int B>
 __global__ void __launch_bounds__(kWgThreads, 1) wg_updat_kernel(const __grid_constant__ WgUpdatParams p) {
@@ -95,9 +87,7 @@ __global__ void __launch_bounds__(kWgThreads, 1) wg_updat_kernel(const __grid_co
     sm90::RingPos ring(stages);
     for (int q = 0; q < n_stages; ++q) {
       const int s = ring.s;
-      if (q >= stages) sm90::mbar_wait(&empty[s], ring.lap ^ 1u);  // the slot's use one lap earlier is done
-      if (lane == 0) sm90::mbar_arrive_expect_tx(&full[s], tx);
-      __syncwarp();
+      sm90::producer_acquire(full, empty, ring, q, tx, lane);
       const int pair = q / p.chunks, t0 = (q % p.chunks) * 64;
       unsigned char* st = smem + s * G::kStageBytes;
       if (x_lane) {
@@ -158,19 +148,8 @@ __global__ void __launch_bounds__(kWgThreads, 1) wg_updat_kernel(const __grid_co
     }
     T* base = dw + static_cast<long long>(sid) * G::kKA * B + static_cast<long long>(r - g * G::kKA) * B + 2 * (lane % 4);
 #pragma unroll
-    for (int h = 0; h < 2; ++h) {
-      uint32_t* row = reinterpret_cast<uint32_t*>(base + 8 * h * B);
-#pragma unroll
-      for (int c = 0; c < B / 8; ++c) {
-        float v0 = dropped ? 0.0f : scale * acc[u][4 * c + 2 * h], v1 = dropped ? 0.0f : scale * acc[u][4 * c + 2 * h + 1];
-        if (p.beta != 0.0f) {
-          const uint32_t old = row[4 * c];
-          v0 += p.beta * half_of<T>(old, 0);
-          v1 += p.beta * half_of<T>(old, 1);
-        }
-        row[4 * c] = pack2<T>(v0, v1);
-      }
-    }
+    for (int h = 0; h < 2; ++h)
+      sm90::store_acc_row<T, B>(reinterpret_cast<uint32_t*>(base + 8 * h * B), acc[u], h, scale, dropped, p.beta);
   }
 #else
   // Device passes other than sm_90a: an empty kernel that the host never launches (wg_updat_usable).

@@ -14,6 +14,8 @@
 
 #include <cstdint>
 
+#include "kernels/common/convert.cuh"
+
 #if defined(__CUDA_ARCH__) && defined(__CUDA_ARCH_FEAT_SM90_ALL)
 #define BS_SM90A 1
 #endif
@@ -154,6 +156,16 @@ struct RingPos {
   }
 };
 
+// The producer warp's start of its j-th stage, in slot ring.s: waits until the consumers have
+// released the slot's use one lap earlier (nothing to wait for in the first lap), then lane 0 arms
+// the slot's full barrier with the stage's TMA bytes before any lane issues a load into it.
+__device__ __forceinline__ void producer_acquire(uint64_t* full, uint64_t* empty, const RingPos& ring, int j,
+                                                 uint32_t tx, int lane) {
+  if (j >= ring.stages) mbar_wait(&empty[ring.s], ring.lap ^ 1u);
+  if (lane == 0) mbar_arrive_expect_tx(&full[ring.s], tx);
+  __syncwarp();
+}
+
 // A consumer warp's end of a stage whose wgmmas it has issued: keeps them in flight, waits for the
 // previous stage's (so that slot goes back to the producer: one arrival per warp; none before the
 // first stage) and moves to the next slot.
@@ -220,6 +232,25 @@ __device__ __forceinline__ void wgmma_ss(float (&d)[N / 2], uint64_t da, uint64_
 }
 
 #undef BS_WG_ASM
+
+// Epilogue of an m64nNk16 accumulator fragment d (layout at wgmma_ss) into fp16/bf16 memory: the
+// thread's pairs of fragment row h (0: its row, 1: 8 rows below) go to `row`, which points at the
+// thread's first column, 2·(t%4), of that output row. Each pair becomes scale·d (0 where `zero`),
+// plus beta times the pair already stored when beta != 0, rounded once to T.
+template <typename T, int N>
+__device__ __forceinline__ void store_acc_row(uint32_t* row, const float (&d)[N / 2], int h, float scale, bool zero,
+                                              float beta) {
+#pragma unroll
+  for (int c = 0; c < N / 8; ++c) {
+    float v0 = zero ? 0.0f : scale * d[4 * c + 2 * h], v1 = zero ? 0.0f : scale * d[4 * c + 2 * h + 1];
+    if (beta != 0.0f) {
+      const uint32_t old = row[4 * c];
+      v0 += beta * half_of<T>(old, 0);
+      v1 += beta * half_of<T>(old, 1);
+    }
+    row[4 * c] = pack2<T>(v0, v1);
+  }
+}
 #undef BS_WG_REGS_16
 #undef BS_WG_SCALE_16
 #undef BS_WG_REGS_32

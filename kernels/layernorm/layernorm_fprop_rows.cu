@@ -111,24 +111,14 @@ __device__ __forceinline__ void unpack_sel(const uint4& q, uint2 sel, float (&v)
 template <typename T>
 constexpr uint2 kSel = std::is_same_v<T, bf16_t> ? uint2{0x1044u, 0x3244u} : uint2{0x4410u, 0x4432u};
 
-// Two elements per 32-bit word: one paired round-to-nearest-even conversion.
-template <typename T>
-__device__ __forceinline__ uint32_t pack2(float lo, float hi) {
-  if constexpr (std::is_same_v<T, bf16_t>) {
-    const __nv_bfloat162 h = __floats2bfloat162_rn(lo, hi);
-    return *reinterpret_cast<const uint32_t*>(&h);
-  } else {
-    const __half2 h = __floats2half2_rn(lo, hi);
-    return *reinterpret_cast<const uint32_t*>(&h);
-  }
-}
 
 template <typename T>
 __device__ __forceinline__ uint4 pack(const float (&v)[kUnit<T>]) {
   if constexpr (sizeof(T) == 4)
     return make_uint4(__float_as_uint(v[0]), __float_as_uint(v[1]), __float_as_uint(v[2]), __float_as_uint(v[3]));
   else
-    return make_uint4(pack2<T>(v[0], v[1]), pack2<T>(v[2], v[3]), pack2<T>(v[4], v[5]), pack2<T>(v[6], v[7]));
+    return make_uint4(cuda::pack2<T>(v[0], v[1]), cuda::pack2<T>(v[2], v[3]), cuda::pack2<T>(v[4], v[5]),
+                      cuda::pack2<T>(v[6], v[7]));
 }
 
 // Sum over the CTA's row: every thread gets bitwise the same value.
