@@ -31,6 +31,8 @@ namespace {
 
 struct V {
   static constexpr int64_t kLanes = 8;
+  using Narrow = float;
+  static constexpr int64_t column(int64_t s) { return s; }
   __m256 v;
 };
 
@@ -96,6 +98,67 @@ inline void store_fence() { _mm_sfence(); }
 constexpr bool kBf16FiniteStore = true;
 inline void st_finite(bf16_t* p, V a) { st8x16(p, to_bf16_finite(a)); }
 inline void st_nt_finite(bf16_t* p, V a) { _mm_stream_si128(reinterpret_cast<__m128i*>(p), to_bf16_finite(a)); }
+
+// 16 bf16 values as two vectors, split by one 32-byte load: a 32-bit lane holds an even and the
+// next odd element, so `lane << 16` widens the evens and `lane & 0xffff0000` the odds (2 µops per
+// 16 values where V's load takes 2 per 8). Stores round both halves in place and merge them with
+// one word blend (no pack or cross-lane step). Float arrays swept with V2 hold each group of 16
+// columns as [evens | odds] (V2::column): the features-first statistics, which are internal.
+struct V2 {
+  static constexpr int64_t kLanes = 16;
+  using Narrow = V;
+  static constexpr int64_t column(int64_t s) { return s < 8 ? 2 * s : 2 * (s - 8) + 1; }
+  V e, o;
+};
+
+inline V2 zero(V2) { return {zero(V{}), zero(V{})}; }
+inline V2 splat(V2, float f) { return {splat(V{}, f), splat(V{}, f)}; }
+inline V2 operator+(V2 a, V2 b) { return {a.e + b.e, a.o + b.o}; }
+inline V2 operator-(V2 a, V2 b) { return {a.e - b.e, a.o - b.o}; }
+inline V2 operator*(V2 a, V2 b) { return {a.e * b.e, a.o * b.o}; }
+inline V2 madd(V2 a, V2 b, V2 c) { return {madd(a.e, b.e, c.e), madd(a.o, b.o, c.o)}; }
+inline V2 relu(V2 z) { return {relu(z.e), relu(z.o)}; }
+inline V2 keep_pos(V2 v, V2 z) { return {keep_pos(v.e, z.e), keep_pos(v.o, z.o)}; }
+inline V add_to(V s, V2 a) { return s + a.e + a.o; }
+
+inline V2 ld(V2, const float* p) { return {ld(V{}, p), ld(V{}, p + 8)}; }
+inline void st(float* p, V2 a) { st(p, a.e), st(p + 8, a.o); }
+inline V2 ld(V2, const bf16_t* p) {
+  const __m256i w = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p));
+  return {{_mm256_castsi256_ps(_mm256_slli_epi32(w, 16))},
+          {_mm256_castsi256_ps(_mm256_and_si256(w, _mm256_set1_epi32(static_cast<int>(0xffff0000u))))}};
+}
+// round_bf16 before its final shift: the bf16 bits in the top half of each dword.
+inline __m256i round_bf16_hi(__m256i u) {
+  const __m256i lsb = _mm256_and_si256(_mm256_srli_epi32(u, 16), _mm256_set1_epi32(1));
+  return _mm256_add_epi32(u, _mm256_add_epi32(lsb, _mm256_set1_epi32(0x7fff)));
+}
+// Evens' bf16 from the top halves of e into the low words, odds' from the top halves of o.
+inline __m256i merge_bf16(__m256i e_hi, __m256i o_hi) { return _mm256_blend_epi16(_mm256_srli_epi32(e_hi, 16), o_hi, 0xaa); }
+inline __m256i to_bf16_hi(V a) {
+  const __m256i u = _mm256_castps_si256(a.v);
+  const __m256i quiet_nan = _mm256_or_si256(u, _mm256_set1_epi32(0x400000));
+  const __m256i is_nan = _mm256_castps_si256(_mm256_cmp_ps(a.v, a.v, _CMP_UNORD_Q));
+  return _mm256_blendv_epi8(round_bf16_hi(u), quiet_nan, is_nan);
+}
+inline __m256i to_bf16(V2 a) { return merge_bf16(to_bf16_hi(a.e), to_bf16_hi(a.o)); }
+inline __m256i to_bf16_finite(V2 a) {
+  return merge_bf16(round_bf16_hi(_mm256_castps_si256(a.e.v)), round_bf16_hi(_mm256_castps_si256(a.o.v)));
+}
+inline void st32(bf16_t* p, __m256i v) { _mm256_storeu_si256(reinterpret_cast<__m256i*>(p), v); }
+// Non-temporal as two 16-byte halves (rows need only 16-byte alignment).
+inline void st32_nt(bf16_t* p, __m256i v) {
+  _mm_stream_si128(reinterpret_cast<__m128i*>(p), _mm256_castsi256_si128(v));
+  _mm_stream_si128(reinterpret_cast<__m128i*>(p) + 1, _mm256_extracti128_si256(v, 1));
+}
+inline void st(bf16_t* p, V2 a) { st32(p, to_bf16(a)); }
+inline void st_nt(bf16_t* p, V2 a) { st32_nt(p, to_bf16(a)); }
+inline void st_finite(bf16_t* p, V2 a) { st32(p, to_bf16_finite(a)); }
+inline void st_nt_finite(bf16_t* p, V2 a) { st32_nt(p, to_bf16_finite(a)); }
+
+// The lane type of the features-first sweeps over storage type T.
+template <typename T>
+using WideLane = std::conditional_t<std::is_same_v<T, bf16_t>, V2, V>;
 
 }  // namespace
 }  // namespace bs::ops

@@ -14,6 +14,8 @@ namespace {
 
 struct V {
   static constexpr int64_t kLanes = 8;
+  using Narrow = float;
+  static constexpr int64_t column(int64_t s) { return s; }
   float v[8];
 };
 
@@ -50,6 +52,8 @@ inline void st_nt(T* p, V a) {
 }
 inline void store_fence() {}
 constexpr bool kBf16FiniteStore = false;
+template <typename T>
+using WideLane = V;
 
 }  // namespace
 }  // namespace bs::ops

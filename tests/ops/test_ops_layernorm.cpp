@@ -153,6 +153,7 @@ TEST_P(LayerNorm, FeaturesFirst) {
   run_case({0, 1, 0, 1, 100, true, false});
   run_case({0, 1, 0, 300, 64, false, true});
   run_case({0, 2, 1, 129, 6, true, true});
+  run_case({0, 1, 1, 1040, 24, true, true});  // rows of a multiple of 32 bytes in 16-bit: AVX2 bf16 aligned sweeps
 }
 
 // CPU: every output, dgain/dbias included, is bitwise the same whatever the plan's thread count
@@ -161,7 +162,8 @@ TEST_P(LayerNorm, FeaturesFirst) {
 TEST_P(LayerNorm, CpuResultsIndependentOfThreadCount) {
   if (be() != BS_BACKEND_CPU) GTEST_SKIP() << "the thread count is a CPU plan parameter";
   for (const LnCase& c : {LnCase{1, 2, 1, 301, 200, true, true}, LnCase{0, 2, 1, 301, 200, true, true},
-                          LnCase{0, 1, 0, 1000, 24, false, true}, LnCase{0, 1, 1, 37, 1000, true, false}}) {
+                          LnCase{0, 1, 0, 1000, 24, false, true}, LnCase{0, 1, 1, 37, 1000, true, false},
+                          LnCase{0, 1, 0, 1040, 40, true, true}}) {  // panels of 1-3 threads start 32-byte aligned or not
     SCOPED_TRACE(::testing::Message() << "axis " << c.axis << " N " << c.N << " K " << c.K);
     const size_t n = static_cast<size_t>(c.N * c.K), ns = static_cast<size_t>(c.N * c.segments);
     auto bx = in(rnd(n, 2.0, 4.0)), bdy = in(rnd(n)), bg = in_f32(rnd_f32(c.K, 0.5, 1.5)), bb = in_f32(rnd_f32(c.K));
