@@ -82,10 +82,11 @@ void launch_channel_fwd(const ChannelArgs& a) {
   // 32-bit indices when the largest one (n plus a grid stride of overshoot) fits.
   const bool small = n + static_cast<int64_t>(grid) * kMapThreads * 8 < (int64_t{1} << 32);
   with_act(a.act, [&](auto act) {
+    constexpr int32_t kAct = decltype(act)::value;
     if (small)
-      channel_fwd_kernel<T, uint32_t, kCoef, decltype(act)::value><<<grid, kMapThreads, 0, as_stream(a.stream)>>>(a, vec, vec_coef);
+      channel_fwd_kernel<T, uint32_t, kCoef, kAct><<<grid, kMapThreads, 0, as_stream(a.stream)>>>(a, vec, vec_coef);
     else
-      channel_fwd_kernel<T, int64_t, kCoef, decltype(act)::value><<<grid, kMapThreads, 0, as_stream(a.stream)>>>(a, vec, vec_coef);
+      channel_fwd_kernel<T, int64_t, kCoef, kAct><<<grid, kMapThreads, 0, as_stream(a.stream)>>>(a, vec, vec_coef);
   });
   check_launch("per-channel forward kernel");
 }
