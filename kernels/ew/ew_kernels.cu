@@ -116,15 +116,15 @@ __global__ void __launch_bounds__(kMapThreads) add_n_kernel(AddNArgs a, bool vec
   }
 }
 
-// One thread per 8-element pack (coalesced 16-byte loads and stores) and no grid-stride loop: the
-// pack's 8 keep bits are a byte of its 32-element mask word, and the 4 lanes sharing a word OR their
-// bytes together with two xor-shuffles before one of them stores it (no atomics); every lane of a
-// warp with work reaches the shuffles. x is loaded before the two Philox blocks are computed, so the
-// load's latency hides behind them. For 16-bit data the drawing kernel is bound by instruction
-// issue, not memory (the two Philox blocks are ~100 of its ~190 instructions per pack), so it is
-// kept lean: round keys from the host (DropoutArgs::keys), 32-bit keep tests and block indices (Ix,
-// when every index fits), one instantiation per mode, so that the keep tests' predicates select the
-// outputs directly, no loop, and no bounds logic where none is needed (kFull). Each of these
+// One thread per 8-element pack (coalesced 16-byte loads and stores): the pack's 8 keep bits are a
+// byte of its 32-element mask word, and the 4 lanes sharing a word OR their bytes together with two
+// xor-shuffles before one of them stores it (no atomics); every lane of a warp with work reaches the
+// shuffles. x is loaded before the two Philox blocks are computed, so the load's latency hides
+// behind them. For 16-bit data the drawing kernel is bound by instruction issue, not memory (the two
+// Philox blocks are ~100 of its ~190 instructions per pack), so it is kept lean: round keys from the
+// host (DropoutArgs::keys), 32-bit keep tests and block indices (Ix, when every index fits), one
+// instantiation per mode, so that the keep tests' predicates select the outputs directly, no
+// grid-stride loop (dropout_kernel), and no bounds logic where none is needed (kFull). Each of these
 // measured 3-15 % of its time (bench/notes/ops.md).
 enum class DropMode { kMaskOnly, kFprop, kFpropMask, kApply };
 
