@@ -28,6 +28,12 @@ struct LnRowArgs {
   bool stream = false;  // non-temporal stores of out (out and every row 16-byte aligned)
   float epsilon = 0.0f;
   float mean[kLnBpropRows] = {}, rstd[kLnBpropRows] = {};  // per row; fprop: results; bprop: inputs
+  // The rows this thread runs next (same layout, `stride` apart; 0 rows: none). The sweeps that work
+  // from cache prefetch them: the hardware prefetchers only run ahead while demand reads miss, so
+  // without this the next row's memory reads would wait for this row's arithmetic.
+  const void* next_x = nullptr;
+  const void* next_dy = nullptr;  // bprop only
+  int next_rows = 0;
 };
 
 // Forward with features first: columns [n0, n1) of one segment (a panel), element (k, n) at

@@ -205,6 +205,21 @@ inline L affine(L xhat, const float* gain, const float* bias, int64_t i) {
 
 // ---- features last: one contiguous row, three sweeps while it sits in L1 -----------------------
 
+// The next rows are prefetched (LnRowArgs::next_x) for 16-bit data only: its sweeps are compute
+// bound, so the next row's memory reads overlap their arithmetic (bf16 fprop 16-18 % and dx 8-9 %
+// faster at 8192 x 4096, 2 threads); fp32 rows are memory bound, and there the prefetches measured
+// 2-6 % slower (bench/notes/ops.md, CPU layernorm sixth round).
+template <typename T>
+constexpr bool kPrefetchNext = sizeof(T) == 2;
+
+// Called by an in-cache sweep for every element index i it visits: prefetches the line of `next`
+// (a row of the same length) at i once per line, spreading the next row's reads over the sweep.
+template <typename T>
+inline void prefetch_line(const T* next, int64_t i) {
+  constexpr int64_t kLine = 64 / sizeof(T);
+  if (i % kLine == 0) __builtin_prefetch(next + i);
+}
+
 template <typename V, typename T, bool G, bool B, bool R, bool NT>
 void fprop_row_t(LnRowArgs& args) {
   // A local copy: the 16-bit stores are __m128i stores, which may alias anything, so fields read
@@ -215,7 +230,9 @@ void fprop_row_t(LnRowArgs& args) {
   const int64_t n = a.n;
   const float inv = 1.0f / static_cast<float>(n);
   const float mean = reduce<1, V>(n, [&](auto t, int64_t i, auto* acc) { acc[0] = acc[0] + ld(t, x + i); })[0] * inv;
+  const T* next = kPrefetchNext<T> && a.next_rows > 0 ? static_cast<const T*>(a.next_x) : nullptr;
   const float ss = reduce<1, V>(n, [&](auto t, int64_t i, auto* acc) {
+    if (next) prefetch_line(next, i);
     const auto d = ld(t, x + i) - splat(t, mean);
     acc[0] = madd(d, d, acc[0]);
   })[0];
@@ -276,8 +293,12 @@ void bprop_row_t(const LnRowArgs& args) {
   const float inv = 1.0f / static_cast<float>(n);
   for (int r = 0; r < NR; ++r) {
     const float mu = s[2 * r] * inv, mux = s[2 * r + 1] * inv, rstd = a.rstd[r];
+    const bool next = kPrefetchNext<T> && r < a.next_rows;
+    const T* next_x = next ? static_cast<const T*>(a.next_x) + r * stride : nullptr;
+    const T* next_dy = next ? static_cast<const T*>(a.next_dy) + r * stride : nullptr;
     out_sweep<V, T>(n, [&](auto finite, V& sum) {
       sweep<V>(n, [&](auto t, int64_t i) {
+        if (next) prefetch_line(next_x, i), prefetch_line(next_dy, i);
         decltype(t) xhat;
         const auto u = gained(t, grad(t, r, i, xhat), i);
         store_out<NT, finite()>(dx + r * stride + i, splat(t, rstd) * (u - splat(t, mu) - xhat * splat(t, mux)), sum);

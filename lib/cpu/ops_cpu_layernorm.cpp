@@ -115,6 +115,10 @@ void fprop_rows(const LnConfig& c, const LnFpropArgs& a, const LnKernelSet& ks) 
     ra.relu = c.relu != 0;
     ra.stream = stream;
     ra.epsilon = c.epsilon;
+    if (r + 1 < rows) {  // with static scheduling, this thread's next row but at its range's end
+      ra.next_x = static_cast<const char*>(ra.x) + Ks * e;
+      ra.next_rows = 1;
+    }
     ks.fprop_row(ra);
     if (a.mean) {
       a.mean[ln_stat_index(r, S, a.N)] = ra.mean[0];
@@ -156,6 +160,9 @@ void bprop_rows(const LnConfig& c, const LnBpropArgs& a, const LnKernelSet& ks) 
         ra.mean[i] = a.mean[ln_stat_index(r + i, S, a.N)];
         ra.rstd[i] = a.rstd[ln_stat_index(r + i, S, a.N)];
       }
+      ra.next_x = static_cast<const char*>(ra.x) + nr * Ks * e;
+      ra.next_dy = static_cast<const char*>(ra.dy) + nr * Ks * e;
+      ra.next_rows = static_cast<int>(std::min<int64_t>(nr, r1 - r - nr));
       ks.bprop_row(ra);
       r += nr;
     }
