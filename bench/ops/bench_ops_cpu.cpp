@@ -182,7 +182,7 @@ void run(bs_dtype_t dtype, const char* name, int axis, int64_t N, int64_t K) {
   std::vector<unsigned char> ws(std::max(wf, wb) + 1);
   bs_status_t st = BS_STATUS_SUCCESS;
   const bool first = axis == 0;  // features first: also time the two-pass floor
-  std::vector<W> acc(static_cast<size_t>(omp_get_max_threads()) * static_cast<size_t>(N));
+  std::vector<W> acc(first ? static_cast<size_t>(omp_get_max_threads()) * static_cast<size_t>(N) : 0);  // floor's sums
   auto copy = [&] { copy_pass(x.data(), y.data(), n); };
   auto pass3 = [&] { xor_pass(dy.data(), x.data(), dx.data(), n); };
   auto with_floor = [&](std::function<void()> op, std::function<void()> pass, std::function<void()> floor) {

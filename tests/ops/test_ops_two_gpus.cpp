@@ -7,6 +7,8 @@
 #include <memory>
 #include <vector>
 
+#include "common/plan.hpp"
+#include "common/reference.hpp"
 #include "ops_test_util.hpp"
 
 namespace opstest {
@@ -134,29 +136,26 @@ TEST_F(TwoGpus, LayernormPlanOnDeviceOne) {
 
 TEST_F(TwoGpus, BsmmPlanOnDeviceOne) {
   const bs_dtype_t d = BS_DTYPE_F32;
-  const int64_t b = 8, CB = 2, KB = 2, N = 16, C = CB * b, K = KB * b;
-  const std::vector<uint8_t> layout = {1, 0, 1, 1};  // blocks (0,0), (1,0), (1,1)
+  const int64_t N = 16;
+  bs_test::RefGeometry g;
+  g.layout = {2, 2, {1, 0, 1, 1}};  // blocks (0,0), (1,0), (1,1)
+  g.b = 8;
   bsmm_params_t p;
   BSMM_PARAMS_INIT(&p);
   p.backend = BS_BACKEND_CUDA;
   p.device = 1;
-  p.block_size = static_cast<int32_t>(b);
+  p.block_size = static_cast<int32_t>(g.b);
   p.dtype = d;
   bsmm_plan_t plan = nullptr;
-  ASSERT_EQ(bsmm_create(&plan, &p, layout.data(), CB, KB), BS_STATUS_SUCCESS) << [] {
-    char m[512];
-    bs_get_last_error(m, sizeof m, nullptr);
-    return std::string(m);
-  }();
+  ASSERT_EQ(bsmm_create(&plan, &p, g.layout.mask.data(), g.layout.CB, g.layout.KB), BS_STATUS_SUCCESS) << bs_test::last_error();
   std::unique_ptr<bsmm_plan_s, decltype(&bsmm_destroy)> owner(plan, bsmm_destroy);
   EXPECT_EQ(current_device(), 0) << "bsmm_create changed the current device";
   size_t ws_bytes = 0;
   ASSERT_EQ(bsmm_get_workspace_size(plan, BSMM_OP_FPROP, N, &ws_bytes), BS_STATUS_SUCCESS);
 
-  const int64_t nnz = 3;
-  const std::vector<double> xv = rand_vec(d, N * C), wv = rand_vec(d, nnz * b * b);
+  const std::vector<double> xv = rand_vec(d, N * g.C()), wv = rand_vec(d, g.weight_count());
   auto x1 = on(1, d, xv), w1 = on(1, d, wv), x0 = on(0, d, xv);
-  auto y1 = poisoned_on(1, d, N * K), ws1 = poisoned_on(1, BS_DTYPE_F32, ws_bytes / 4 + 1);
+  auto y1 = poisoned_on(1, d, N * g.K()), ws1 = poisoned_on(1, BS_DTYPE_F32, ws_bytes / 4 + 1);
   EXPECT_EQ(bsmm_fprop(plan, N, x0->ptr(), w1->ptr(), y1->ptr(), 1.0f, 0.0f, nullptr, ws1->ptr(), ws_bytes, nullptr),
             BS_STATUS_WRONG_DEVICE);
   sync(1);
@@ -165,19 +164,7 @@ TEST_F(TwoGpus, BsmmPlanOnDeviceOne) {
             BS_STATUS_SUCCESS);
   EXPECT_EQ(current_device(), 0) << "bsmm_fprop changed the current device";
   sync(1);
-  // Dense W from the blocks in row-major (c, k) order, then y = x·W in float64.
-  std::vector<double> wd(C * K, 0.0), ref(N * K, 0.0);
-  int64_t i = 0;
-  for (int64_t c = 0; c < CB; ++c)
-    for (int64_t k = 0; k < KB; ++k)
-      if (layout[c * KB + k]) {
-        for (int64_t r = 0; r < b; ++r)
-          for (int64_t s = 0; s < b; ++s) wd[(c * b + r) * K + k * b + s] = wv[(i * b + r) * b + s];
-        ++i;
-      }
-  for (int64_t n = 0; n < N; ++n)
-    for (int64_t c = 0; c < C; ++c)
-      for (int64_t k = 0; k < K; ++k) ref[n * K + k] += xv[n * C + c] * wd[c * K + k];
+  const std::vector<double> ref = bs_test::ref_fprop(g, N, xv, wv, nullptr, 1.0, 0.0, {});
   OPS_EXPECT_CLOSE(*y1, d, ref, 1e-5);
 }
 
