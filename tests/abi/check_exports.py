@@ -15,19 +15,15 @@ import re
 import subprocess
 import sys
 
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[2] / "scripts"))
+from apigen import cheader  # noqa: E402
+
 
 def declared_functions(header_dir):
-    """Names of the functions declared `BS_API ... name(` in the headers of header_dir."""
-    names = {}
-    for header in sorted(pathlib.Path(header_dir).glob("*.h")):
-        text = header.read_text()
-        text = re.sub(r"/\*.*?\*/", " ", text, flags=re.S)  # comments
-        text = re.sub(r"//[^\n]*", " ", text)
-        text = re.sub(r"^[ \t]*#(?:[^\n]*\\\n)*[^\n]*", " ", text, flags=re.M)  # preprocessor lines
-        text = re.sub(r'\bBS_DEPRECATED\s*\((?:[^()"]|"[^"]*")*\)', " ", text)
-        for match in re.finditer(r"\bBS_API\b([^;{}()]*?)\b([A-Za-z_]\w*)\s*\(", text):
-            names[match.group(2)] = header.name
-    return names
+    """{name: header} of the BS_API functions of the headers of header_dir (the one header parse
+    that the bindings are generated from, scripts/apigen/cheader.py; experimental ones included:
+    they are exported whether or not a caller defines BLOCKSPARSE_EXPERIMENTAL)."""
+    return {f.name: f.header for f in cheader.parse(header_dir).functions}
 
 
 def exported_symbols(library):

@@ -9,29 +9,14 @@ from __future__ import annotations
 import ctypes
 import enum
 
-from . import _library
+from . import _ffi, _library
 
 
-class Status(enum.IntEnum):
-    """``bs_status_t`` (bs_types.h). Values are the C values and never change."""
-
-    SUCCESS = 0
-    NULL_POINTER = 1
-    INVALID_VALUE = 2
-    SHAPE_MISMATCH = 3
-    OVERFLOW = 4
-    INVALID_LAYOUT = 5
-    WORKSPACE_TOO_SMALL = 6
-    MISALIGNED_POINTER = 7
-    STRUCT_SIZE_MISMATCH = 8
-    WRONG_BACKEND = 9
-    WRONG_DEVICE = 10
-    NOT_SUPPORTED = 100
-    BACKEND_UNAVAILABLE = 101
-    ARCH_NOT_SUPPORTED = 102
-    OUT_OF_MEMORY = 200
-    EXECUTION_FAILED = 201
-    INTERNAL_ERROR = 202
+# ``bs_status_t`` (bs_types.h), from the generated declarations: SUCCESS, NULL_POINTER, ...
+Status = enum.IntEnum("Status", {name.removeprefix("BS_STATUS_"): value
+                                 for name, value in _ffi.ENUMS["bs_status_t"].items()},
+                      module=__name__, qualname="Status")
+Status.__doc__ = "``bs_status_t`` (bs_types.h). Values are the C values and never change."
 
 
 class BlocksparseError(Exception):

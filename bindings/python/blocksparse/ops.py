@@ -29,7 +29,7 @@ import weakref
 
 import numpy as np
 
-from . import _library, _tensors
+from . import _ffi, _library, _tensors
 from ._plan import OwnedPlan
 from ._tensors import Tensor
 from .errors import InvalidArgumentError, Status, check
@@ -46,105 +46,36 @@ __all__ = [
 ]
 
 # --------------------------------------------------------------------------------------------------
-# C prototypes
+# C declarations (generated from the headers: _ffi.py) and the spellings of the enums
 # --------------------------------------------------------------------------------------------------
 
-
-class LayerNormParams(ctypes.Structure):
-    """Mirror of ``layernorm_params_t`` (layernorm.h); always filled by ``layernorm_params_init``."""
-
-    _fields_ = [
-        ("struct_size", ctypes.c_uint32), ("backend", ctypes.c_int32), ("device", ctypes.c_int32),
-        ("dtype", ctypes.c_int32), ("feature_axis", ctypes.c_int32), ("segments", ctypes.c_int32),
-        ("K", ctypes.c_int64), ("epsilon", ctypes.c_float), ("relu", ctypes.c_int32),
-        ("deterministic", ctypes.c_int32), ("num_threads", ctypes.c_int32),
-    ]
+LayerNormParams = _ffi.layernorm_params_t
+SparseProjParams = _ffi.bs_sparse_proj_params_t
 
 
-class SparseProjParams(ctypes.Structure):
-    """Mirror of ``bs_sparse_proj_params_t`` (bs_sparse_proj.h)."""
-
-    _fields_ = [
-        ("struct_size", ctypes.c_uint32), ("backend", ctypes.c_int32), ("device", ctypes.c_int32),
-        ("dtype", ctypes.c_int32), ("feature_axis", ctypes.c_int32), ("nhidden", ctypes.c_int64),
-        ("nproj", ctypes.c_int64),
-    ]
-
-
-_st, _e, _p, _i64, _i32, _f = (_library.c_status, _library.c_enum, _library.c_ptr, _library.c_i64,
-                               ctypes.c_int32, ctypes.c_float)
-_u64, _size = ctypes.c_uint64, _library.c_size
-_pp = ctypes.POINTER(ctypes.c_void_p)
-
-_PROTOTYPES = {
-    "layernorm_params_init": [ctypes.POINTER(LayerNormParams), _size],
-    "layernorm_create": [ctypes.POINTER(_p), ctypes.POINTER(LayerNormParams)],
-    "layernorm_destroy": [_p],
-    "layernorm_get_workspace_size": [_p, _e, _i64, ctypes.POINTER(_size)],
-    "layernorm_fprop": [_p, _i64, _p, _p, _p, _p, _p, _p, _p, _size, _p],
-    "layernorm_bprop": [_p, _i64, _p, _p, _p, _p, _p, _p, _p, _p, _p, _p, _size, _p],
-    "bs_ew_binary": [_e, _e, _e, _i64, _i64, _p, _p, _i32, _p, _p],
-    "bs_ew_binary_grad": [_e, _e, _e, _i64, _i64, _p, _p, _p, _i32, _p, _p, _p],
-    "bs_ew_unary": [_e, _e, _e, _i64, _p, _f, _p, _p],
-    "bs_ew_unary_grad": [_e, _e, _e, _i64, _p, _p, _f, _p, _p],
-    "bs_bias_act": [_e, _e, _e, _i32, _i64, _i64, _p, _p, _p, _p],
-    "bs_bias_act_grad": [_e, _e, _e, _i32, _i64, _i64, _p, _p, _p, _p, _p, _p],
-    "bs_float_cast": [_e, _e, _e, _i64, _p, _p, _p],
-    "bs_add_n": [_e, _e, _i64, _i32, _pp, _p, _p],
-    "bs_batchnorm_fprop_train": [_e, _e, _i64, _i64, _i64, _p, _p, _p, _f, _p, _p, _p, _p],
-    "bs_batchnorm_fprop_infer": [_e, _e, _i64, _i64, _i64, _p, _p, _p, _p, _p, _f, _p, _p],
-    "bs_batchnorm_bprop": [_e, _e, _i32, _i64, _i64, _i64, _p, _p, _p, _p, _p, _f, _p, _p, _p, _p],
-    "bs_cwise_linear_fprop": [_e, _e, _i64, _i64, _i64, _p, _p, _p, _i32, _i32, _p, _p],
-    "bs_cwise_linear_bprop": [_e, _e, _i64, _i64, _i64, _p, _p, _p, _p, _i32, _i32, _p, _p, _p, _p],
-    "bs_philox4x32_10": [_p, _p, _p],
-    "bs_dropout_mask": [_e, _i64, _f, _u64, _u64, _p, _p],
-    "bs_dropout_fprop": [_e, _e, _i64, _p, _f, _u64, _u64, _p, _p, _p],
-    "bs_dropout_apply": [_e, _e, _i64, _p, _p, _f, _p, _p],
-    "bs_lstm_gates_fprop": [_e, _e, _i64, _i64, _p, _p, _p, _f, _p, _p, _p],
-    "bs_lstm_gates_bprop": [_e, _e, _i64, _i64, _p, _p, _p, _p, _p, _f, _p, _p, _p, _p],
-    "bs_split4": [_e, _e, _i64, _i64, _p, _pp, _p],
-    "bs_concat4": [_e, _e, _i64, _i64, _pp, _p, _p],
-    "bs_sparse_proj_params_init": [ctypes.POINTER(SparseProjParams), _size],
-    "bs_sparse_proj_create": [ctypes.POINTER(_p), ctypes.POINTER(SparseProjParams), _p],
-    "bs_sparse_proj_destroy": [_p],
-    "bs_sparse_proj_gather": [_p, _i64, _p, _p, _p],
-    "bs_sparse_proj_scatter": [_p, _i64, _p, _p, _p],
-    "bs_sparse_proj_scatter_add": [_p, _i64, _p, _p, _p, _p],
-    "bs_sparse_proj_scatter_mul": [_p, _i64, _p, _p, _p, _p],
-    "bs_sparse_proj_scatter_add_grad": [_p, _i64, _p, _p, _p, _p],
-    "bs_sparse_proj_scatter_mul_grad": [_p, _i64, _p, _p, _p, _p, _p, _p],
-}
-
-
-@functools.lru_cache(maxsize=None)
 def _lib() -> ctypes.CDLL:
-    """The library with the prototypes of the ops declared (once)."""
-    lib = _library.load()
-    for name, argtypes in _PROTOTYPES.items():
-        fn = getattr(lib, name)
-        fn.restype = _st
-        fn.argtypes = argtypes
-    return lib
+    """The library, with every prototype declared (_library.load)."""
+    return _library.load()
 
 
-# --------------------------------------------------------------------------------------------------
-# Enums and their spellings
-# --------------------------------------------------------------------------------------------------
+def _spellings(enum: str, prefix: str) -> dict:
+    """{lower-case name without prefix: value} of a C enum: BS_EW_ADD -> "add"."""
+    return {name[len(prefix):].lower(): value for name, value in _ffi.ENUMS[enum].items()}
+
 
 #: ``bs_ew_binary_op_t`` values by name.
-BINARY_OPS = {"add": 0, "subtract": 1, "multiply": 2, "divide": 3, "maximum": 4, "minimum": 5}
+BINARY_OPS = _spellings("bs_ew_binary_op_t", "BS_EW_")
 #: ``bs_ew_unary_op_t`` values by name.
-UNARY_OPS = {"negative": 0, "reciprocal": 1, "square": 2, "sqrt": 3, "exp": 4, "log": 5, "sigmoid": 6,
-             "tanh": 7, "relu": 8, "elu": 9, "gelu": 10, "swish": 11}
+UNARY_OPS = _spellings("bs_ew_unary_op_t", "BS_EW_")
 #: The default ``alpha`` of the unary ops that use one (the original's values).
 UNARY_ALPHA = {"elu": 1.0, "gelu": 0.044715, "swish": 1.0}
 #: ``bs_act_t`` values by name (None means "none").
-ACTIVATIONS = {"none": 0, "relu": 1, "gelu": 2, "fast_gelu": 3}
+ACTIVATIONS = _spellings("bs_act_t", "BS_ACT_")
 #: Most inputs add_n() takes (``BS_ADD_N_MAX_INPUTS``).
-ADD_N_MAX_INPUTS = 64
+ADD_N_MAX_INPUTS = _ffi.BS_ADD_N_MAX_INPUTS
 
 _ACT_DTYPES = ("float32", "float16", "bfloat16")
-_LN_FPROP, _LN_BPROP = 0, 1
+_LN_FPROP, _LN_BPROP = _ffi.LAYERNORM_OP_FPROP, _ffi.LAYERNORM_OP_BPROP
 
 
 def _choice(fn: str, what: str, value, table: dict) -> int:

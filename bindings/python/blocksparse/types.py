@@ -5,61 +5,35 @@ import enum
 
 import numpy as np
 
+from . import _ffi
 from .errors import InvalidArgumentError, Status
 
 
 class DType(enum.IntEnum):
     """``bs_dtype_t``: storage type of activations and weights (fp32 accumulation always)."""
 
-    FLOAT32 = 0
-    FLOAT16 = 1
-    BFLOAT16 = 2
+    FLOAT32 = _ffi.BS_DTYPE_F32
+    FLOAT16 = _ffi.BS_DTYPE_F16
+    BFLOAT16 = _ffi.BS_DTYPE_BF16
 
     @property
     def itemsize(self) -> int:
         return 4 if self is DType.FLOAT32 else 2
 
 
-class Backend(enum.IntEnum):
-    """``bs_backend_t``."""
-
-    CPU = 0
-    CUDA = 1
-
-
-class MathMode(enum.IntEnum):
-    """``bs_math_mode_t``: DEFAULT multiplies fp32 exactly; TF32 lets CUDA plans use TF32 tensor cores."""
-
-    DEFAULT = 0
-    TF32 = 1
+def _c_enum(name: str, c_name: str, prefix: str, doc: str) -> type:
+    """An IntEnum of the members of a C enum (from the generated declarations), prefix removed."""
+    members = {k.removeprefix(prefix): v for k, v in _ffi.ENUMS[c_name].items()}
+    cls = enum.IntEnum(name, members, module=__name__, qualname=name)
+    cls.__doc__ = doc
+    return cls
 
 
-class Op(enum.IntEnum):
-    """``bsmm_op_t``: the execute functions, for workspace queries."""
-
-    FPROP = 0
-    BPROP = 1
-    UPDAT = 2
-    L2_NORMALIZE = 3
-    L2_NORMALIZE_GRAD = 4
-    IDENTITY_INIT = 5
-
-
-class Attr(enum.IntEnum):
-    """``bsmm_attr_t``."""
-
-    C = 0
-    K = 1
-    CB = 2
-    KB = 3
-    BLOCK_SIZE = 4
-    NNZ_BLOCKS = 5
-    FEATURE_AXIS = 6
-    DTYPE = 7
-    BACKEND = 8
-    DEVICE = 9
-    MATH_MODE = 10
-    NUM_THREADS = 11
+Backend = _c_enum("Backend", "bs_backend_t", "BS_BACKEND_", "``bs_backend_t``.")
+MathMode = _c_enum("MathMode", "bs_math_mode_t", "BS_MATH_",
+                   "``bs_math_mode_t``: DEFAULT multiplies fp32 exactly; TF32 lets CUDA plans use TF32 tensor cores.")
+Op = _c_enum("Op", "bsmm_op_t", "BSMM_OP_", "``bsmm_op_t``: the execute functions, for workspace queries.")
+Attr = _c_enum("Attr", "bsmm_attr_t", "BSMM_ATTR_", "``bsmm_attr_t``.")
 
 
 # The array dtype names (NumPy / ml_dtypes / PyTorch / CuPy spelling, "torch." stripped) of each DType.
