@@ -7,7 +7,7 @@ JOBS ?= $(shell nproc)
 CMAKE_ARGS ?=
 PYTHON ?= python3
 
-.PHONY: all build configure test test-sanitize demo deps-python install docs abi-check abi-baseline bench clean
+.PHONY: all build configure test test-sanitize demo deps-python install docs bindings abi-check abi-baseline bench clean
 
 all: build
 
@@ -42,6 +42,11 @@ install: build
 # HTML API reference and guide into $(BUILD_DIR)/docs/html; any Doxygen warning fails.
 docs: configure
 	cmake --build $(BUILD_DIR) --target docs
+
+# The declaration layers of the bindings (Python _ffi.py, Rust blocksparse-sys, Julia LibBlocksparse.jl)
+# and docs/api_index.md, regenerated from the public headers after a header change (commit the result).
+bindings:
+	$(PYTHON) scripts/gen_bindings.py
 
 # The public ABI against tests/abi/blocksparse.abi (abigail-tools); abi-baseline records the current
 # ABI there after a deliberate change (docs/abi_versioning.md).

@@ -248,7 +248,7 @@ _TOKEN = re.compile(r"""
   | (?P<str>"(?:[^"\\\n]|\\.)*")
   | (?P<num>0[xX][0-9a-fA-F]+[uUlL]*|\d+[uUlL]*)
   | (?P<id>[A-Za-z_]\w*)
-  | (?P<punct>[{}()\[\];,*=<>|&+\-~])
+  | (?P<punct><<|>>|[{}()\[\];,*=<>|&+\-~])
   | (?P<space>\s+)
 """, re.S | re.M | re.X)
 
@@ -502,6 +502,9 @@ class _HeaderParser:
             if not stmt and tok.text in _DECL_MACROS:
                 continue
             stmt.append(tok)
+            if tok.text == "}" and self.depth(stmt) == 0 and stmt[0].text not in ("typedef", "struct", "enum"):
+                raise ParseError(f"{self.where(stmt[0])}: unsupported function body in a public header "
+                                 f"(an inline function is no symbol of the library: no binding can reach it)")
             if tok.text == ";" and self.depth(stmt) == 0:
                 if cond.conditional:
                     raise ParseError(f"{self.where(stmt[0])}: declaration inside an #if that is not "
