@@ -1,8 +1,10 @@
-//! Safe Rust API of blocksparse: block-sparse weight matrix products `y = x·W` (and their
-//! gradients) on a fixed block layout, computed by the library's CPU backend.
+//! Safe Rust API of blocksparse, computed by the library's CPU backend: block-sparse weight matrix
+//! products `y = x·W` and their gradients on a fixed block layout ([`Plan`]), layer norm
+//! ([`LayerNorm`]), sparse projections ([`SparseProj`]) and the plan-less ops of the modules
+//! [`ew`], [`norms`], [`dropout`] and [`lstm`].
 //!
-//! A [`Plan`] owns one `bsmm_plan_t` and frees it on drop; it is `Send + Sync`, so one plan can be
-//! shared by threads (`Arc<Plan>`) as the C contract allows. Every failing status becomes an
+//! Each plan type owns its C plan and frees it on drop, so no call can reach a destroyed plan; plans
+//! are `Send + Sync`, so one can be shared by threads (`Arc<Plan>`) as the C contract allows. Every failing status becomes an
 //! [`Error`] holding the library's message. Slice lengths are checked against the plan's shapes
 //! before any call, so no call reads or writes outside a slice.
 //!
@@ -17,11 +19,24 @@
 //! # Ok::<(), blocksparse::Error>(())
 //! ```
 mod error;
+mod host;
+mod layernorm;
+mod library;
 mod plan;
+mod plan_shapes;
+mod sparse_proj;
 mod types;
 
+pub mod dropout;
+pub mod ew;
+pub mod lstm;
+pub mod norms;
+
 pub use error::{Error, Result, Status};
+pub use layernorm::{LayerNorm, LayerNormOp, LayerNormParams};
+pub use library::{clear_last_error, device_count, dtype_size, last_status, version_number};
 pub use plan::{Plan, Scale};
+pub use sparse_proj::{SparseProj, SparseProjParams};
 pub use types::{BFloat16, Backend, DType, Element, Float16, MathMode, Params};
 
 /// Version of the loaded library, "major.minor.patch".

@@ -5,6 +5,7 @@ use std::ptr::{self, NonNull};
 use blocksparse_sys as sys;
 
 use crate::error::{arg_error, check, Result, Status};
+use crate::host::{i64_of, mut_ptr_of, ptr_of};
 use crate::types::{Backend, DType, Element, Params};
 
 /// Optional scales of an execute call: `out = alpha·product + beta·out`, block `i`'s term times
@@ -48,26 +49,6 @@ impl Drop for Plan {
     fn drop(&mut self) {
         // Always succeeds for a plan made by bsmm_create*.
         unsafe { sys::bsmm_destroy(self.raw.as_ptr()) };
-    }
-}
-
-fn i64_of(v: usize, what: &str) -> Result<i64> {
-    i64::try_from(v).or_else(|_| arg_error(Status::OVERFLOW, format!("{what} = {v} does not fit in int64")))
-}
-
-fn ptr_of<T>(s: &[T]) -> *const c_void {
-    if s.is_empty() {
-        ptr::null()
-    } else {
-        s.as_ptr().cast()
-    }
-}
-
-fn mut_ptr_of<T>(s: &mut [T]) -> *mut c_void {
-    if s.is_empty() {
-        ptr::null_mut()
-    } else {
-        s.as_mut_ptr().cast()
     }
 }
 
