@@ -43,7 +43,7 @@ install: build
 docs: configure
 	cmake --build $(BUILD_DIR) --target docs
 
-# The declaration layers of the bindings (Python _ffi.py, Rust blocksparse-sys, Julia LibBlocksparse.jl)
+# The declaration layers of the bindings (Python _ffi.py, Rust blocksparse-sys, Julia LibBlocksparse.jl, Go api_gen.go)
 # and docs/api_index.md, regenerated from the public headers after a header change (commit the result).
 bindings:
 	$(PYTHON) scripts/gen_bindings.py

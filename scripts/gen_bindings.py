@@ -5,6 +5,7 @@ One parse of include/blocksparse/*.h (scripts/apigen/cheader.py) gives:
   python  bindings/python/blocksparse/_ffi.py       ctypes prototypes, struct mirrors, constants
   rust    bindings/rust/blocksparse-sys/src/lib.rs  the -sys crate's extern "C" declarations
   julia   bindings/julia/src/LibBlocksparse.jl      the ccall layer
+  go      bindings/go/api_gen.go                    the enums and constants (cgo reads the functions)
   docs    docs/api_index.md                         every public function by header, with its brief
 The outputs are committed; run this after changing a public header (`make bindings`).
 
@@ -20,10 +21,10 @@ import pathlib
 import sys
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
-from apigen import cheader, emit_docs, emit_julia, emit_python, emit_rust  # noqa: E402
+from apigen import cheader, emit_docs, emit_go, emit_julia, emit_python, emit_rust  # noqa: E402
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
-TARGETS = {"python": emit_python, "rust": emit_rust, "julia": emit_julia, "docs": emit_docs}
+TARGETS = {"python": emit_python, "rust": emit_rust, "julia": emit_julia, "go": emit_go, "docs": emit_docs}
 
 
 def main() -> int:

@@ -23,30 +23,8 @@ import (
 	"unsafe"
 )
 
-// Status is a bs_status_t. Statuses are errors, so errors.Is(err, StatusShapeMismatch) works on
-// the *Error values the binding returns.
-type Status int32
-
-// The statuses of bs_types.h (values never change).
-const (
-	StatusSuccess            Status = C.BS_STATUS_SUCCESS
-	StatusNullPointer        Status = C.BS_STATUS_NULL_POINTER
-	StatusInvalidValue       Status = C.BS_STATUS_INVALID_VALUE
-	StatusShapeMismatch      Status = C.BS_STATUS_SHAPE_MISMATCH
-	StatusOverflow           Status = C.BS_STATUS_OVERFLOW
-	StatusInvalidLayout      Status = C.BS_STATUS_INVALID_LAYOUT
-	StatusWorkspaceTooSmall  Status = C.BS_STATUS_WORKSPACE_TOO_SMALL
-	StatusMisalignedPointer  Status = C.BS_STATUS_MISALIGNED_POINTER
-	StatusStructSizeMismatch Status = C.BS_STATUS_STRUCT_SIZE_MISMATCH
-	StatusWrongBackend       Status = C.BS_STATUS_WRONG_BACKEND
-	StatusWrongDevice        Status = C.BS_STATUS_WRONG_DEVICE
-	StatusNotSupported       Status = C.BS_STATUS_NOT_SUPPORTED
-	StatusBackendUnavailable Status = C.BS_STATUS_BACKEND_UNAVAILABLE
-	StatusArchNotSupported   Status = C.BS_STATUS_ARCH_NOT_SUPPORTED
-	StatusOutOfMemory        Status = C.BS_STATUS_OUT_OF_MEMORY
-	StatusExecutionFailed    Status = C.BS_STATUS_EXECUTION_FAILED
-	StatusInternalError      Status = C.BS_STATUS_INTERNAL_ERROR
-)
+// Status (api_gen.go) is an error, so errors.Is(err, StatusShapeMismatch) works on the *Error
+// values the binding returns.
 
 // String is the library's static name of the status ("BS_STATUS_SHAPE_MISMATCH").
 func (s Status) String() string { return C.GoString(C.bs_status_name(C.bs_status_t(s))) }
@@ -72,7 +50,7 @@ func call(f func() C.bs_status_t) error {
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
 	st := f()
-	if st == C.BS_STATUS_SUCCESS {
+	if Status(st) == StatusSuccess {
 		return nil
 	}
 	var need C.size_t

@@ -77,15 +77,15 @@ func size(a ...int) int {
 }
 
 // workspace allocates the scratch that op needs for minibatch n (8-byte aligned).
-func workspace(h C.const_bsmm_plan_t, op C.bsmm_op_t, n int) ([]uint64, error) {
+func workspace(h C.const_bsmm_plan_t, op bsmmOp, n int) ([]uint64, error) {
 	var bytes C.size_t
-	if err := call(func() C.bs_status_t { return C.bsmm_get_workspace_size(h, op, C.int64_t(n), &bytes) }); err != nil {
+	if err := call(func() C.bs_status_t { return C.bsmm_get_workspace_size(h, C.bsmm_op_t(op), C.int64_t(n), &bytes) }); err != nil {
 		return nil, err
 	}
 	return make([]uint64, (uint64(bytes)+7)/8), nil
 }
 
-func xprop[T Element](p *Plan, op C.bsmm_op_t, n int, in, w, out []T, inF, outF int, s *Scale) error {
+func xprop[T Element](p *Plan, op bsmmOp, n int, in, w, out []T, inF, outF int, s *Scale) error {
 	if n < 0 {
 		return argError(StatusInvalidValue, "N must be >= 0 (got %d)", n)
 	}
@@ -103,7 +103,7 @@ func xprop[T Element](p *Plan, op C.bsmm_op_t, n int, in, w, out []T, inF, outF 
 		}
 		wsp, wsb := ptr(ws), C.size_t(8*len(ws))
 		return call(func() C.bs_status_t {
-			if op == C.BSMM_OP_FPROP {
+			if op == bsmmOpFprop {
 				return C.bsmm_fprop(h, C.int64_t(n), ptr(in), ptr(w), ptr(out), alpha, beta, gate, wsp, wsb, nil)
 			}
 			return C.bsmm_bprop(h, C.int64_t(n), ptr(in), ptr(w), ptr(out), alpha, beta, gate, wsp, wsb, nil)
@@ -114,12 +114,12 @@ func xprop[T Element](p *Plan, op C.bsmm_op_t, n int, in, w, out []T, inF, outF 
 // Fprop computes y = Alpha·(x·W) + Beta·y for minibatch n: x is (n, C) and y (n, K) row-major
 // (feature axis 1) or (C, n) and (K, n) (feature axis 0); w is (NNZ, b, b).
 func Fprop[T Element](p *Plan, n int, x, w, y []T, s *Scale) error {
-	return xprop(p, C.BSMM_OP_FPROP, n, x, w, y, p.C, p.K, s)
+	return xprop(p, bsmmOpFprop, n, x, w, y, p.C, p.K, s)
 }
 
 // Bprop computes dx = Alpha·(dy·Wᵀ) + Beta·dx: dy has the output's shape, dx the input's.
 func Bprop[T Element](p *Plan, n int, dy, w, dx []T, s *Scale) error {
-	return xprop(p, C.BSMM_OP_BPROP, n, dy, w, dx, p.K, p.C, s)
+	return xprop(p, bsmmOpBprop, n, dy, w, dx, p.K, p.C, s)
 }
 
 // Updat computes the weight gradient on the layout, dW[i] = Alpha·Σ_p x_p[:,c]ᵀ·dy_p[:,k] + Beta·dW[i],
@@ -143,7 +143,7 @@ func Updat[T Element](p *Plan, n, nPairs int, x, dy, dw []T, s *Scale) error {
 	}
 	defer C.free(ptrs)
 	return p.use(func(h C.const_bsmm_plan_t) error {
-		ws, err := workspace(h, C.BSMM_OP_UPDAT, n)
+		ws, err := workspace(h, bsmmOpUpdat, n)
 		if err != nil {
 			return err
 		}
@@ -176,7 +176,7 @@ func L2Normalize[T Element](p *Plan, w []T, gain []float32, y []T, epsilon float
 		return argError(StatusShapeMismatch, "gain has %d entries, K = %d", len(gain), p.K)
 	}
 	return p.use(func(h C.const_bsmm_plan_t) error {
-		ws, err := workspace(h, C.BSMM_OP_L2_NORMALIZE, 0)
+		ws, err := workspace(h, bsmmOpL2Normalize, 0)
 		if err != nil {
 			return err
 		}
@@ -198,7 +198,7 @@ func L2NormalizeGrad[T Element](p *Plan, dy, w []T, gain []float32, dw []T, dgai
 		return argError(StatusShapeMismatch, "gain and dgain must both be nil or both have K = %d entries", p.K)
 	}
 	return p.use(func(h C.const_bsmm_plan_t) error {
-		ws, err := workspace(h, C.BSMM_OP_L2_NORMALIZE_GRAD, 0)
+		ws, err := workspace(h, bsmmOpL2NormalizeGrad, 0)
 		if err != nil {
 			return err
 		}

@@ -63,16 +63,16 @@ func NewPlanBSR(cb, kb int, rowPtr, colIdx []int64, params Params) (*Plan, error
 
 func wrap(h C.bsmm_plan_t) (*Plan, error) {
 	p := &Plan{h: h}
-	attr := func(a C.bsmm_attr_t) int {
+	attr := func(a bsmmAttr) int {
 		var v C.int64_t
-		C.bsmm_get_attr(C.const_bsmm_plan_t(h), a, &v) // cannot fail: valid plan and attribute
+		C.bsmm_get_attr(C.const_bsmm_plan_t(h), C.bsmm_attr_t(a), &v) // cannot fail: valid plan and attribute
 		return int(v)
 	}
-	p.C, p.K = attr(C.BSMM_ATTR_C), attr(C.BSMM_ATTR_K)
-	p.CB, p.KB = attr(C.BSMM_ATTR_CB), attr(C.BSMM_ATTR_KB)
-	p.BlockSize, p.NNZ = attr(C.BSMM_ATTR_BLOCK_SIZE), attr(C.BSMM_ATTR_NNZ_BLOCKS)
-	p.FeatureAxis = attr(C.BSMM_ATTR_FEATURE_AXIS)
-	p.DType, p.Backend = DType(attr(C.BSMM_ATTR_DTYPE)), Backend(attr(C.BSMM_ATTR_BACKEND))
+	p.C, p.K = attr(bsmmAttrC), attr(bsmmAttrK)
+	p.CB, p.KB = attr(bsmmAttrCb), attr(bsmmAttrKb)
+	p.BlockSize, p.NNZ = attr(bsmmAttrBlockSize), attr(bsmmAttrNnzBlocks)
+	p.FeatureAxis = attr(bsmmAttrFeatureAxis)
+	p.DType, p.Backend = DType(attr(bsmmAttrDtype)), Backend(attr(bsmmAttrBackend))
 	runtime.SetFinalizer(p, (*Plan).Close)
 	return p, nil
 }

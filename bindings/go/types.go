@@ -3,34 +3,6 @@ package blocksparse
 // #include <blocksparse/blocksparse.h>
 import "C"
 
-// DType is the storage type of activations and weights (bs_dtype_t).
-type DType int32
-
-// Storage types.
-const (
-	F32  DType = C.BS_DTYPE_F32
-	F16  DType = C.BS_DTYPE_F16
-	BF16 DType = C.BS_DTYPE_BF16
-)
-
-// Backend is where a plan runs (bs_backend_t).
-type Backend int32
-
-// Backends.
-const (
-	CPU  Backend = C.BS_BACKEND_CPU
-	CUDA Backend = C.BS_BACKEND_CUDA
-)
-
-// MathMode says how fp32 data may be multiplied (bs_math_mode_t).
-type MathMode int32
-
-// Math modes.
-const (
-	MathDefault MathMode = C.BS_MATH_DEFAULT
-	MathTF32    MathMode = C.BS_MATH_TF32
-)
-
 // Float16 holds the bits of an IEEE binary16 value; BFloat16 those of a bfloat16. Go has neither
 // type: the binding only moves the bits, and the element type of a slice selects the plan dtype.
 type (

@@ -14,7 +14,7 @@ import tempfile
 import unittest
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
-from apigen import cheader, coverage, emit_docs, emit_julia, emit_python, emit_rust  # noqa: E402
+from apigen import cheader, coverage, emit_docs, emit_go, emit_julia, emit_python, emit_rust  # noqa: E402
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 HEADERS = ROOT / "include" / "blocksparse"
@@ -100,6 +100,16 @@ class RealHeaders(unittest.TestCase):
                 api.resolve(p.type, f.name)  # every type is known
         for module in (emit_python, emit_rust, emit_julia, emit_docs):
             self.assertIn("bsmm_fprop", module.emit(api))
+        self.assertIn("StatusShapeMismatch Status = 3 // BS_STATUS_SHAPE_MISMATCH", emit_go.emit(api))
+
+    def test_umbrella_includes_every_header(self):
+        # The bindings include blocksparse.h only (cgo, bindgen's cross-check, the C tests): a header
+        # it does not include would be generated into the Python/Rust/Julia layers but be missing
+        # from Go and from C users of the umbrella.
+        api = cheader.parse(HEADERS)
+        umbrella = next(h for h in api.headers if h.name == "blocksparse.h")
+        missing = {h.name for h in api.headers} - set(umbrella.includes) - {"blocksparse.h"}
+        self.assertFalse(missing, f"include/blocksparse/blocksparse.h does not include {sorted(missing)}")
 
     def test_python_module_is_valid_and_complete(self):
         api = cheader.parse(HEADERS)
@@ -168,6 +178,22 @@ class Constructs(unittest.TestCase):
         self.assertIn("bst_fresh(plan, in_, alpha)", julia)
         self.assertIn("scale::NTuple{2,Float32}", julia)
         self.assertIn("`bst_fresh` *(experimental)*", emit_docs.emit(self.api))
+        go = emit_go.emit(self.api)
+        self.assertIn("BstMode is bst_mode_t: modes.", go)  # a new family's enum gets default names
+        self.assertIn("BstModeC BstMode = 11 // BST_MODE_C", go)
+        self.assertIn("const BstMaxHeads = 64", go)
+
+    def test_new_header_is_picked_up(self):
+        # A family header dropped into include/blocksparse/ is parsed without any list to update,
+        # after the umbrella's own includes, and its experimental section reaches every emitter.
+        api = parse_text({"bs_types.h": TYPES_H, "bst_toy.h": TOY_H,
+                          "blocksparse.h": "#ifndef U_H\n#define U_H\n#include <blocksparse/bs_types.h>\n#endif\n",
+                          "bsconv.h": TOY_H.replace("bst", "bsconv").replace("BST", "BSCONV")})
+        self.assertEqual([h.name for h in api.headers], ["bs_types.h", "blocksparse.h", "bsconv.h", "bst_toy.h"])
+        exp = {f.name for f in api.functions if f.experimental}
+        self.assertIn("bsconv_fresh", exp)
+        for module in (emit_python, emit_rust, emit_julia, emit_go, emit_docs):
+            self.assertIn("bsconv", module.emit(api), module.__name__)
 
     def test_refusals_name_the_line(self):
         cases = {
