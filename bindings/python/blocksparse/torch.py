@@ -187,6 +187,37 @@ def _backward(ctx, dy):
 bsmm_fprop.register_autograd(_backward, setup_context=_setup_context)
 
 
+def _layout_of(layout, in_features: int, out_features: int, block_size: int) -> np.ndarray:
+    """A layer's ``(in_features/b, out_features/b)`` layout as a uint8 0/1 array (from an array or tensor)."""
+    lay = np.asarray(torch.as_tensor(layout).detach().cpu().numpy() if torch.is_tensor(layout) else layout)
+    b = int(block_size)
+    if lay.ndim != 2 or lay.shape[0] * b != in_features or lay.shape[1] * b != out_features:
+        raise InvalidArgumentError(Status.SHAPE_MISMATCH,
+                                   f"layout of shape {lay.shape} with block_size {b} does not make a "
+                                   f"({in_features}, {out_features}) weight")
+    return np.ascontiguousarray(lay != 0, dtype=np.uint8)
+
+
+class _PlanCache:
+    """Plan ids of one layout and block size by the (dtype, device) of the weight that a forward()
+    sees. Modules fill it for their weight when made (a bad layout or block size fails there) and
+    whenever they move (``_apply``), so that forward() only looks up an int (torch.compile); a weight
+    that changes without ``_apply`` (FSDP2's unsharded parameter in its mixed-precision param_dtype)
+    gets its plan on first use. ``None`` for a meta weight (deferred init runs nothing), and for a
+    layout without blocks where ``allow_empty`` (a tensor-parallel shard may own none)."""
+
+    def __init__(self, layout: np.ndarray, block_size: int, allow_empty: bool = False):
+        self.layout, self.block_size, self.ids = layout, block_size, {}
+        self.none = allow_empty and not layout.any()
+
+    def __call__(self, w: torch.Tensor) -> int | None:
+        key = (w.dtype, w.device)
+        pid = self.ids.get(key)
+        if pid is None and not self.none and w.device.type != "meta":
+            pid = self.ids[key] = plan_id(self.layout, self.block_size, w.dtype, w.device)
+        return pid
+
+
 class BlockSparseLinear(torch.nn.Module):
     """Drop-in for ``nn.Linear`` whose weight is block-sparse on a fixed layout.
 
@@ -209,26 +240,16 @@ class BlockSparseLinear(torch.nn.Module):
     def __init__(self, in_features: int, out_features: int, layout, block_size: int = 32, bias: bool = True,
                  device=None, dtype=None):
         super().__init__()
-        lay = np.asarray(torch.as_tensor(layout).detach().cpu().numpy() if torch.is_tensor(layout) else layout)
         b = int(block_size)
-        if lay.ndim != 2 or lay.shape[0] * b != in_features or lay.shape[1] * b != out_features:
-            raise InvalidArgumentError(Status.SHAPE_MISMATCH,
-                                       f"layout of shape {lay.shape} with block_size {b} does not make a "
-                                       f"({in_features}, {out_features}) weight")
         self.in_features, self.out_features, self.block_size = in_features, out_features, b
-        self._layout = np.ascontiguousarray(lay != 0, dtype=np.uint8)  # fixed, like in_features
+        self._layout = _layout_of(layout, in_features, out_features, b)  # fixed, like in_features
         nnz = int(self._layout.sum())
         kw = {"device": device, "dtype": dtype}
         self.weight = torch.nn.Parameter(torch.empty((nnz, b, b), **kw))
         self.bias = torch.nn.Parameter(torch.empty(out_features, **kw)) if bias else None
         self.reset_parameters()
-        # Plan ids by the (dtype, device) of the weight that forward() sees. The one for the weight as
-        # made is made now (a bad layout or block size fails here), others whenever the module moves
-        # (_apply), so that forward() only looks up an int (torch.compile). A weight that changes
-        # without _apply (FSDP2's unsharded parameter in its mixed-precision param_dtype) gets its
-        # plan on first use.
-        self._plans: dict[tuple, int] = {}
-        self._plan_for(self.weight)
+        self._plans = _PlanCache(self._layout, b)
+        self._plans(self.weight)
 
     def reset_parameters(self) -> None:
         fan_in = max(1, int(self._layout.sum()) * self.block_size // self._layout.shape[1])
@@ -244,18 +265,11 @@ class BlockSparseLinear(torch.nn.Module):
 
     def plan_id(self) -> int:
         """Id of the plan for the weight's current dtype and device."""
-        return self._plan_for(self.weight)
-
-    def _plan_for(self, w: torch.Tensor) -> int | None:
-        key = (w.dtype, w.device)
-        pid = self._plans.get(key)
-        if pid is None and w.device.type != "meta":  # a meta weight (deferred init) runs nothing
-            pid = self._plans[key] = plan_id(self._layout, self.block_size, w.dtype, w.device)
-        return pid
+        return self._plans(self.weight)
 
     def _apply(self, fn, recurse=True):
         super()._apply(fn, recurse)
-        self._plan_for(self.weight)
+        self._plans(self.weight)
         return self
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -263,7 +277,7 @@ class BlockSparseLinear(torch.nn.Module):
             raise InvalidArgumentError(Status.SHAPE_MISMATCH, f"input has shape {tuple(x.shape)}, expected "
                                        f"(*, {self.in_features})")
         w = self.weight
-        y = torch.ops.blocksparse.bsmm_fprop(x, w, self._plan_for(w))  # a new tensor, not a view (FSDP2)
+        y = torch.ops.blocksparse.bsmm_fprop(x, w, self._plans(w))  # a new tensor, not a view (FSDP2)
         return y if self.bias is None else y + self.bias
 
     def _coords(self) -> tuple:
