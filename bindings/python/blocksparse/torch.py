@@ -2,7 +2,7 @@
 
 Ops (namespace ``blocksparse``; ``plan`` is an id from :func:`plan_id`):
 
-- ``torch.ops.blocksparse.bsmm_fprop(x, w, plan) -> y``: ``y = x·W``, x ``(N, C)``, y ``(N, K)``;
+- ``torch.ops.blocksparse.bsmm_fprop(x, w, plan) -> y``: ``y = x·W``, x ``(*, C)``, y ``(*, K)``;
   differentiable in x and w (its backward calls the two ops below).
 - ``torch.ops.blocksparse.bsmm_bprop(dy, w, plan) -> dx``: ``dx = dy·Wᵀ``.
 - ``torch.ops.blocksparse.bsmm_updat(x, dy, plan) -> dw``: ``dW`` on the layout's blocks, ``(nnz, b, b)``.
@@ -86,53 +86,71 @@ def _check(pid: int, name: str, t: torch.Tensor, shape: tuple) -> None:
         raise InvalidArgumentError(Status.SHAPE_MISMATCH, f"{name} has shape {tuple(t.shape)}, expected {tuple(shape)}")
 
 
+_TYPESTR = {torch.float32: "<f4", torch.float16: "<f2", torch.bfloat16: "<u2"}
+
+
+class _HostView:
+    """A NumPy array interface over a CPU tensor's memory. Not ``Tensor.numpy()``: that marks the
+    tensor's storage as not resizable for good, and FSDP2 frees the storage of its all-gathered
+    (unsharded) parameters by resizing it to 0 after each forward. The array keeps this object, and
+    so the tensor, alive (it is the array's ``base``)."""
+
+    def __init__(self, t: torch.Tensor):
+        self.tensor = t
+        self.__array_interface__ = {"data": (t.data_ptr(), False), "shape": tuple(t.shape),
+                                    "typestr": _TYPESTR[t.dtype], "version": 3}
+
+
 def _view(t: torch.Tensor):
     """What the plan takes: CUDA tensors as they are, CPU tensors as zero-copy NumPy views
     (bfloat16 as its uint16 bits)."""
     if t.is_cuda:
         return t
-    if t.dtype == torch.bfloat16:
-        return t.view(torch.int16).numpy().view(np.uint16)
-    return t.numpy()
+    return np.asarray(_HostView(t))
 
 
 def _activation(pid: int, name: str, t: torch.Tensor, features: int) -> torch.Tensor:
-    if t.dim() != 2 or t.shape[1] != features:
-        raise InvalidArgumentError(Status.SHAPE_MISMATCH, f"{name} has shape {tuple(t.shape)}, expected (N, {features})")
+    """A ``(*, features)`` activation as the contiguous ``(N, features)`` matrix the plan takes."""
+    if t.dim() < 1 or t.shape[-1] != features:
+        raise InvalidArgumentError(Status.SHAPE_MISMATCH, f"{name} has shape {tuple(t.shape)}, expected (*, {features})")
     _check(pid, name, t, t.shape)
-    return t.detach().contiguous()
+    return t.detach().contiguous().view(-1, features)
+
+
+def _weight(pid: int, w: torch.Tensor) -> torch.Tensor:
+    _check(pid, "w", w, plan_of(pid).w_shape)
+    return w.detach().contiguous()
 
 
 @torch.library.custom_op("blocksparse::bsmm_fprop", mutates_args=())
 def bsmm_fprop(x: torch.Tensor, w: torch.Tensor, plan: int) -> torch.Tensor:
-    """``y = x·W``: x ``(N, C)``, w ``(nnz, b, b)``, returns y ``(N, K)``."""
+    """``y = x·W``: x ``(*, C)``, w ``(nnz, b, b)``, returns y ``(*, K)``."""
     p = plan_of(plan)
-    x = _activation(plan, "x", x, p.C)
-    _check(plan, "w", w, p.w_shape)
-    y = x.new_empty((x.shape[0], p.K))
-    p.fprop(_view(x), _view(w.detach().contiguous()), out=_view(y))
+    x2, w = _activation(plan, "x", x, p.C), _weight(plan, w)
+    y = x2.new_empty((*x.shape[:-1], p.K))
+    p.fprop(_view(x2), _view(w), out=_view(y.view(-1, p.K)))
     return y
 
 
 @torch.library.custom_op("blocksparse::bsmm_bprop", mutates_args=())
 def bsmm_bprop(dy: torch.Tensor, w: torch.Tensor, plan: int) -> torch.Tensor:
-    """``dx = dy·Wᵀ``: dy ``(N, K)``, w ``(nnz, b, b)``, returns dx ``(N, C)``."""
+    """``dx = dy·Wᵀ``: dy ``(*, K)``, w ``(nnz, b, b)``, returns dx ``(*, C)``."""
     p = plan_of(plan)
-    dy = _activation(plan, "dy", dy, p.K)
-    _check(plan, "w", w, p.w_shape)
-    dx = dy.new_empty((dy.shape[0], p.C))
-    p.bprop(_view(dy), _view(w.detach().contiguous()), out=_view(dx))
+    dy2, w = _activation(plan, "dy", dy, p.K), _weight(plan, w)
+    dx = dy2.new_empty((*dy.shape[:-1], p.C))
+    p.bprop(_view(dy2), _view(w), out=_view(dx.view(-1, p.C)))
     return dx
 
 
 @torch.library.custom_op("blocksparse::bsmm_updat", mutates_args=())
 def bsmm_updat(x: torch.Tensor, dy: torch.Tensor, plan: int) -> torch.Tensor:
-    """``dW[i] = x[:, c]ᵀ·dy[:, k]`` for every block ``i = (c, k)`` of the layout: returns ``(nnz, b, b)``."""
+    """``dW[i] = x[:, c]ᵀ·dy[:, k]`` for every block ``i = (c, k)`` of the layout (x ``(*, C)``, dy
+    ``(*, K)`` with the same leading dimensions): returns ``(nnz, b, b)``."""
     p = plan_of(plan)
-    x = _activation(plan, "x", x, p.C)
-    dy = _activation(plan, "dy", dy, p.K)
-    if x.shape[0] != dy.shape[0]:
-        raise InvalidArgumentError(Status.SHAPE_MISMATCH, f"x has {x.shape[0]} rows but dy {dy.shape[0]}")
+    if x.shape[:-1] != dy.shape[:-1]:
+        raise InvalidArgumentError(Status.SHAPE_MISMATCH, f"x has shape {tuple(x.shape)} but dy {tuple(dy.shape)}: "
+                                   f"their leading dimensions differ")
+    x, dy = _activation(plan, "x", x, p.C), _activation(plan, "dy", dy, p.K)
     dw = x.new_empty(p.w_shape)
     p.updat(_view(x), _view(dy), dw=_view(dw))
     return dw
@@ -140,12 +158,12 @@ def bsmm_updat(x: torch.Tensor, dy: torch.Tensor, plan: int) -> torch.Tensor:
 
 @bsmm_fprop.register_fake
 def _(x, w, plan):
-    return x.new_empty((x.shape[0], plan_of(plan).K))
+    return x.new_empty((*x.shape[:-1], plan_of(plan).K))
 
 
 @bsmm_bprop.register_fake
 def _(dy, w, plan):
-    return dy.new_empty((dy.shape[0], plan_of(plan).C))
+    return dy.new_empty((*dy.shape[:-1], plan_of(plan).C))
 
 
 @bsmm_updat.register_fake
@@ -167,6 +185,37 @@ def _backward(ctx, dy):
 
 
 bsmm_fprop.register_autograd(_backward, setup_context=_setup_context)
+
+
+def _layout_of(layout, in_features: int, out_features: int, block_size: int) -> np.ndarray:
+    """A layer's ``(in_features/b, out_features/b)`` layout as a uint8 0/1 array (from an array or tensor)."""
+    lay = np.asarray(torch.as_tensor(layout).detach().cpu().numpy() if torch.is_tensor(layout) else layout)
+    b = int(block_size)
+    if lay.ndim != 2 or lay.shape[0] * b != in_features or lay.shape[1] * b != out_features:
+        raise InvalidArgumentError(Status.SHAPE_MISMATCH,
+                                   f"layout of shape {lay.shape} with block_size {b} does not make a "
+                                   f"({in_features}, {out_features}) weight")
+    return np.ascontiguousarray(lay != 0, dtype=np.uint8)
+
+
+class _PlanCache:
+    """Plan ids of one layout and block size by the (dtype, device) of the weight that a forward()
+    sees. Modules fill it for their weight when made (a bad layout or block size fails there) and
+    whenever they move (``_apply``), so that forward() only looks up an int (torch.compile); a weight
+    that changes without ``_apply`` (FSDP2's unsharded parameter in its mixed-precision param_dtype)
+    gets its plan on first use. ``None`` for a meta weight (deferred init runs nothing), and for a
+    layout without blocks where ``allow_empty`` (a tensor-parallel shard may own none)."""
+
+    def __init__(self, layout: np.ndarray, block_size: int, allow_empty: bool = False):
+        self.layout, self.block_size, self.ids = layout, block_size, {}
+        self.none = allow_empty and not layout.any()
+
+    def __call__(self, w: torch.Tensor) -> int | None:
+        key = (w.dtype, w.device)
+        pid = self.ids.get(key)
+        if pid is None and not self.none and w.device.type != "meta":
+            pid = self.ids[key] = plan_id(self.layout, self.block_size, w.dtype, w.device)
+        return pid
 
 
 class BlockSparseLinear(torch.nn.Module):
@@ -191,22 +240,16 @@ class BlockSparseLinear(torch.nn.Module):
     def __init__(self, in_features: int, out_features: int, layout, block_size: int = 32, bias: bool = True,
                  device=None, dtype=None):
         super().__init__()
-        lay = np.asarray(torch.as_tensor(layout).detach().cpu().numpy() if torch.is_tensor(layout) else layout)
         b = int(block_size)
-        if lay.ndim != 2 or lay.shape[0] * b != in_features or lay.shape[1] * b != out_features:
-            raise InvalidArgumentError(Status.SHAPE_MISMATCH,
-                                       f"layout of shape {lay.shape} with block_size {b} does not make a "
-                                       f"({in_features}, {out_features}) weight")
         self.in_features, self.out_features, self.block_size = in_features, out_features, b
-        self._layout = np.ascontiguousarray(lay != 0, dtype=np.uint8)  # fixed, like in_features
+        self._layout = _layout_of(layout, in_features, out_features, b)  # fixed, like in_features
         nnz = int(self._layout.sum())
         kw = {"device": device, "dtype": dtype}
         self.weight = torch.nn.Parameter(torch.empty((nnz, b, b), **kw))
         self.bias = torch.nn.Parameter(torch.empty(out_features, **kw)) if bias else None
         self.reset_parameters()
-        # The plan for the weight's dtype and device, made now (a bad layout or block size fails
-        # here) and again whenever they change, so forward() only reads an int (torch.compile).
-        self._plan = self.plan_id()
+        self._plans = _PlanCache(self._layout, b)
+        self._plans(self.weight)
 
     def reset_parameters(self) -> None:
         fan_in = max(1, int(self._layout.sum()) * self.block_size // self._layout.shape[1])
@@ -222,22 +265,20 @@ class BlockSparseLinear(torch.nn.Module):
 
     def plan_id(self) -> int:
         """Id of the plan for the weight's current dtype and device."""
-        return plan_id(self._layout, self.block_size, self.weight.dtype, self.weight.device)
+        return self._plans(self.weight)
 
     def _apply(self, fn, recurse=True):
         super()._apply(fn, recurse)
-        self._plan = self.plan_id()
+        self._plans(self.weight)
         return self
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if x.dim() < 1 or x.shape[-1] != self.in_features:
             raise InvalidArgumentError(Status.SHAPE_MISMATCH, f"input has shape {tuple(x.shape)}, expected "
                                        f"(*, {self.in_features})")
-        lead = x.shape[:-1]
-        y = torch.ops.blocksparse.bsmm_fprop(x.reshape(-1, self.in_features), self.weight, self._plan)
-        if self.bias is not None:
-            y = y + self.bias
-        return y.reshape(*lead, self.out_features)
+        w = self.weight
+        y = torch.ops.blocksparse.bsmm_fprop(x, w, self._plans(w))  # a new tensor, not a view (FSDP2)
+        return y if self.bias is None else y + self.bias
 
     def _coords(self) -> tuple:
         c, k = np.nonzero(self._layout)  # row-major order of (c, k): the order of the weight blocks
