@@ -10,7 +10,10 @@
  *
  * **The plan** is made once over the list of parameter tensors a training loop updates: their
  * sizes, dtypes and (optionally) block structure. bs_optim_create() precomputes the work list (the
- * tensors cut into chunks, grouped by dtype) and, for CUDA plans, uploads it. Each execute call then
+ * tensors cut into chunks, grouped by dtype).
+ *
+ * **Status: only the CPU backend is implemented.** bs_optim_create() with #BS_BACKEND_CUDA returns
+ * #BS_STATUS_NOT_SUPPORTED (CUDA builds). The launch model below is the design of the CUDA backend. Each execute call then
  * takes host arrays of `n_tensors` pointers (one per tensor, in plan order) and updates every tensor
  * in a few kernel launches (one per group of up to 48-96 tensors of one dtype; the pointers travel
  * in the kernel parameters, so nothing is copied or allocated per call and calls can be captured in
@@ -107,7 +110,8 @@ BS_API bs_status_t bs_optim_params_init(bs_optim_params_t* params, size_t struct
  *         #BS_STATUS_INVALID_VALUE (bad enum, backend, device, num_threads, n_tensors < 1, a size
  *         < 1, a bad block size); #BS_STATUS_OVERFLOW (a tensor's or the total byte size);
  *         #BS_STATUS_BACKEND_UNAVAILABLE; #BS_STATUS_ARCH_NOT_SUPPORTED; #BS_STATUS_OUT_OF_MEMORY;
- *         #BS_STATUS_EXECUTION_FAILED (upload). Thread-safe.
+ *         #BS_STATUS_EXECUTION_FAILED (upload); #BS_STATUS_NOT_SUPPORTED for #BS_BACKEND_CUDA in
+ *         CUDA builds: **the CUDA backend is not implemented yet** (only CPU plans run). Thread-safe.
  */
 BS_API bs_status_t bs_optim_create(bs_optim_plan_t* plan, const bs_optim_params_t* params, int32_t n_tensors,
                                    const int64_t* rows, const int64_t* cols, const int32_t* dtypes,

@@ -1,5 +1,5 @@
 #pragma once
-// The interface of the optimizer backends (CPU: lib/cpu/optim, CUDA: kernels/optim) and the plan
+// The interface of the optimizer backends (CPU: lib/cpu/optim; no CUDA backend yet) and the plan
 // object behind bs_optim_plan_t. The C API layer (lib/api/optim_api.cpp) validates every argument,
 // every pointer of every tensor included, and prepares the scalars; a backend only runs the math.
 #include <blocksparse/bs_optim.h>
@@ -78,9 +78,6 @@ class OptimBackend {
 // The work list outlives the backend (both belong to the plan). make_optim_backend picks by config.backend.
 std::unique_ptr<OptimBackend> make_optim_backend(const OptimConfig& c, const OptimWorklist& w);
 std::unique_ptr<OptimBackend> make_optim_cpu_backend(const OptimConfig& c, const OptimWorklist& w);
-#if defined(BS_WITH_CUDA)
-std::unique_ptr<OptimBackend> make_optim_cuda_backend(const OptimConfig& c, const OptimWorklist& w);
-#endif
 
 }  // namespace bs
 

@@ -1,4 +1,5 @@
-// Picks the backend of a new optimizer plan. CUDA plans exist only where the CUDA backend is compiled in.
+// Picks the backend of a new optimizer plan. Only the CPU backend exists so far: CUDA plans fail with
+// BS_STATUS_NOT_SUPPORTED in CUDA builds (BS_STATUS_BACKEND_UNAVAILABLE without CUDA).
 #include "core/error.hpp"
 #include "dispatch/optim_backend.hpp"
 
@@ -9,7 +10,7 @@ std::unique_ptr<OptimBackend> make_optim_backend(const OptimConfig& config, cons
     case BS_BACKEND_CPU: return make_optim_cpu_backend(config, work);
     case BS_BACKEND_CUDA:
 #if defined(BS_WITH_CUDA)
-      return make_optim_cuda_backend(config, work);
+      fail(BS_STATUS_NOT_SUPPORTED, "the optimizers have no CUDA backend yet (issue 20); use a CPU plan");
 #else
       fail(BS_STATUS_BACKEND_UNAVAILABLE, "this build of blocksparse has no CUDA backend (configure with BS_ENABLE_CUDA)");
 #endif
