@@ -4,6 +4,7 @@
 
 #include <cmath>
 #include <cstddef>
+#include <cstring>
 
 #include "core/checks.hpp"
 #include "core/dtype.hpp"
@@ -132,6 +133,17 @@ AdamScalars adam_scalars(const bs_adam_hparams_t* in) {
   return s;
 }
 
+// The *_init functions: checks the caller's struct size, then copies that many bytes of `d`.
+template <typename T>
+void init_struct(T* out, size_t struct_size, size_t v1_size, T d, const char* name) {
+  check_not_null(out, name);
+  if (struct_size < v1_size || struct_size > sizeof(T))
+    fail(BS_STATUS_STRUCT_SIZE_MISMATCH, "struct_size is ", struct_size, "; this library accepts ", v1_size, "..",
+         sizeof(T));
+  d.struct_size = static_cast<uint32_t>(struct_size);
+  std::memcpy(out, &d, struct_size);
+}
+
 }  // namespace
 }  // namespace bs
 
@@ -141,25 +153,15 @@ extern "C" {
 
 BS_API bs_status_t bs_optim_params_init(bs_optim_params_t* params, size_t struct_size) {
   return translate(__func__, [&] {
-    check_not_null(params, "params");
-    if (struct_size < kParamsV1Size || struct_size > sizeof(bs_optim_params_t))
-      fail(BS_STATUS_STRUCT_SIZE_MISMATCH, "struct_size is ", struct_size, "; this library accepts ", kParamsV1Size,
-           "..", sizeof(bs_optim_params_t));
     bs_optim_params_t d{};
-    d.struct_size = static_cast<uint32_t>(struct_size);
     d.backend = BS_BACKEND_CPU;
-    std::memcpy(params, &d, struct_size);
+    init_struct(params, struct_size, kParamsV1Size, d, "params");
   });
 }
 
 BS_API bs_status_t bs_adam_hparams_init(bs_adam_hparams_t* hp, size_t struct_size) {
   return translate(__func__, [&] {
-    check_not_null(hp, "hp");
-    if (struct_size < kAdamV1Size || struct_size > sizeof(bs_adam_hparams_t))
-      fail(BS_STATUS_STRUCT_SIZE_MISMATCH, "struct_size is ", struct_size, "; this library accepts ", kAdamV1Size,
-           "..", sizeof(bs_adam_hparams_t));
     bs_adam_hparams_t d{};
-    d.struct_size = static_cast<uint32_t>(struct_size);
     d.mode = BS_ADAM_ADAMW;
     d.lr = 1e-3f;
     d.beta1 = 0.9f;
@@ -170,24 +172,19 @@ BS_API bs_status_t bs_adam_hparams_init(bs_adam_hparams_t* hp, size_t struct_siz
     d.eps_mode = BS_ADAM_EPS_TORCH;
     d.lr_selected = 1e-3f;
     d.filter = default_filter();
-    std::memcpy(hp, &d, struct_size);
+    init_struct(hp, struct_size, kAdamV1Size, d, "hp");
   });
 }
 
 BS_API bs_status_t bs_adafactor_hparams_init(bs_adafactor_hparams_t* hp, size_t struct_size) {
   return translate(__func__, [&] {
-    check_not_null(hp, "hp");
-    if (struct_size < kAdafactorV1Size || struct_size > sizeof(bs_adafactor_hparams_t))
-      fail(BS_STATUS_STRUCT_SIZE_MISMATCH, "struct_size is ", struct_size, "; this library accepts ",
-           kAdafactorV1Size, "..", sizeof(bs_adafactor_hparams_t));
     bs_adafactor_hparams_t d{};
-    d.struct_size = static_cast<uint32_t>(struct_size);
     d.lr = 5e-4f;
     d.decay = 0.999f;
     d.epsilon = 1e-30f;
     d.clip_thresh = 1.0f;
     d.filter = default_filter();
-    std::memcpy(hp, &d, struct_size);
+    init_struct(hp, struct_size, kAdafactorV1Size, d, "hp");
   });
 }
 
