@@ -19,5 +19,6 @@
 #include <blocksparse/bs_dropout.h>
 #include <blocksparse/bs_lstm.h>
 #include <blocksparse/bs_sparse_proj.h>
+#include <blocksparse/bs_optim.h>
 
 #endif /* BLOCKSPARSE_BLOCKSPARSE_H */

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import ctypes
 
-from . import _library, ops  # ops: layer norm and the small fused ops (blocksparse.ops)
+from . import _library, ops, optim  # ops: layer norm and the small fused ops; optim: fused optimizers
 from .bf16 import bf16_bits_to_float32, float32_to_bf16_bits
 from .errors import (BlocksparseError, InvalidArgumentError, Status, SystemFailureError, UnsupportedError,
                      status_description, status_name)
