@@ -59,6 +59,11 @@
  * backend, build and device (the backward computes dk/dv and dq in separate passes, no atomics).
  * bst_destroy() must not race with other uses of the plan.
  *
+ * **Backends (this release).** Only CPU plans exist: the CUDA backend is not written yet, so
+ * bst_create() and bst_create_kv_blocks() with #BS_BACKEND_CUDA return #BS_STATUS_NOT_SUPPORTED
+ * (#BS_STATUS_BACKEND_UNAVAILABLE in a build without CUDA). What the documentation below says of
+ * CUDA plans (fp16/bf16 only, 16-byte alignment, streams) is the contract that backend will keep.
+ *
  * **Pointers.** CPU plans take host pointers, CUDA plans device pointers of the plan's device;
  * layout arrays are host pointers. Tensors must be aligned to their element size (CPU) or to 16
  * bytes (CUDA); otherwise #BS_STATUS_MISALIGNED_POINTER.
@@ -139,7 +144,7 @@ BS_API bs_status_t bst_params_init(bst_params_t* params, size_t struct_size);
  *         head_dim, causal, autoregress_at_key, num_threads, device, layout_heads, QB or KB < 1);
  *         #BS_STATUS_OVERFLOW (sizes too large); #BS_STATUS_INVALID_LAYOUT (a value other than
  *         0/1, or no block); #BS_STATUS_BACKEND_UNAVAILABLE; #BS_STATUS_ARCH_NOT_SUPPORTED;
- *         #BS_STATUS_NOT_SUPPORTED (fp32 on CUDA); #BS_STATUS_OUT_OF_MEMORY; #BS_STATUS_EXECUTION_FAILED.
+ *         #BS_STATUS_NOT_SUPPORTED (any CUDA plan in this release); #BS_STATUS_OUT_OF_MEMORY; #BS_STATUS_EXECUTION_FAILED.
  * Thread-safe (creates an independent object).
  */
 BS_API bs_status_t bst_create(bst_plan_t* plan, const bst_params_t* params, const uint8_t* layout,
