@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <initializer_list>
 
 #include "cpu/bst/bst_cpu.hpp"
 #include "cpu/bst/bst_cpu_tile.hpp"
@@ -145,6 +146,30 @@ void CpuBst::bprop(const BstAttentionArgs& a) const {
     std::copy(delta + row0, delta + row0 + b, dl);
   };
 
+  // The tiles both passes use; each pass adds its accumulators.
+  struct PairTiles {
+    float *kt, *vt, *qt, *dot, *s, *dp, *z, *pz, *lse, *dl;
+  };
+  auto take_pair_tiles = [&](Tiles& tiles) {
+    PairTiles p;
+    for (float** t : {&p.kt, &p.vt, &p.qt, &p.dot}) *t = tiles.take(l.b * D);
+    for (float** t : {&p.s, &p.dp, &p.z, &p.pz}) *t = tiles.take(bb);
+    p.lse = tiles.take(l.b);
+    p.dl = tiles.take(l.b);
+    return p;
+  };
+  // Recomputes block g (queries from s0, keys from t0) of batch n, head h from the loaded tiles:
+  // probabilities into p.s (p.pz with dropout) and the score gradient into p.dp.
+  auto recompute = [&](const PairTiles& p, int64_t n, int64_t h, int64_t g, int64_t s0, int64_t t0) {
+    gemm_.nt(p.qt, p.kt, b, b, D, p.s);
+    for (int64_t i = 0; i < bb; ++i) p.s[i] *= a.scale;
+    bst::mask_block(l, cfg_.causal, g, s0, t0, p.s);
+    gemm_.nt(p.dot, p.vt, b, b, D, p.dp);
+    if (dropout)
+      bst::dropout_block(a.dropout, keys, dropout_element(n, h, s0, t0, H, cfg_.Sq, cfg_.Sk), cfg_.Sk, b, p.z);
+    block_grad(b, p.lse, p.dl, p.z, dropout, p.s, p.dp, p.pz);
+  };
+
   // Pass 1: dk, dv per key block column.
   const int64_t col_tasks = a.batch * static_cast<int64_t>(cols_.size());
 #pragma omp parallel for num_threads(threads_) schedule(dynamic, 1)
@@ -153,35 +178,21 @@ void CpuBst::bprop(const BstAttentionArgs& a) const {
     const int64_t lc = l.layout_head(k.h) * l.KB + k.blk;
     const int64_t t0 = k.blk * l.b;
     Tiles tiles(slot(a.workspace, omp_get_thread_num()));
-    float* kt = tiles.take(l.b * D);
-    float* vt = tiles.take(l.b * D);
-    float* qt = tiles.take(l.b * D);
-    float* dot = tiles.take(l.b * D);
+    const PairTiles p = take_pair_tiles(tiles);
     float* dk = tiles.take(l.b * D);
     float* dv = tiles.take(l.b * D);
-    float* s = tiles.take(bb);
-    float* dp = tiles.take(bb);
-    float* z = tiles.take(bb);
-    float* pz = tiles.take(bb);
-    float* lse = tiles.take(l.b);
-    float* dl = tiles.take(l.b);
     bst::zero(dk, l.b * D);
     bst::zero(dv, l.b * D);
     const int64_t koff = cfg_.offset(k.n, t0, k.h, cfg_.Sk);
-    bst::load_tile_t(K + koff, stride, b, D, kt);
-    bst::load_tile_t(V + koff, stride, b, D, vt);
+    bst::load_tile_t(K + koff, stride, b, D, p.kt);
+    bst::load_tile_t(V + koff, stride, b, D, p.vt);
     for (int64_t e = l.col_ptr[lc]; e < l.col_ptr[lc + 1]; ++e) {
-      const int64_t s0 = l.col_row[e] * l.b, g = l.col_block[e];
+      const int64_t s0 = l.col_row[e] * l.b;
       if (cfg_.causal.allows_none(s0, l.b, t0)) continue;
-      load_query_side(k.n, k.h, l.col_row[e], qt, dot, lse, dl);
-      gemm_.nt(qt, kt, b, b, D, s);
-      for (int64_t i = 0; i < bb; ++i) s[i] *= a.scale;
-      bst::mask_block(l, cfg_.causal, g, s0, t0, s);
-      gemm_.nt(dot, vt, b, b, D, dp);
-      if (dropout) bst::dropout_block(a.dropout, keys, dropout_element(k.n, k.h, s0, t0, H, cfg_.Sq, cfg_.Sk), cfg_.Sk, b, z);
-      block_grad(b, lse, dl, z, dropout, s, dp, pz);
-      gemm_.tn_acc(dropout ? pz : s, dot, b, b, D, dv);
-      gemm_.tn_acc(dp, qt, b, b, D, dk);
+      load_query_side(k.n, k.h, l.col_row[e], p.qt, p.dot, p.lse, p.dl);
+      recompute(p, k.n, k.h, l.col_block[e], s0, t0);
+      gemm_.tn_acc(dropout ? p.pz : p.s, p.dot, b, b, D, dv);
+      gemm_.tn_acc(p.dp, p.qt, b, b, D, dk);
     }
     bst::store_tile(dk, b, D, a.scale, static_cast<T*>(a.dk) + koff, stride);
     bst::store_tile(dv, b, D, 1.0f, static_cast<T*>(a.dv) + koff, stride);
@@ -195,34 +206,20 @@ void CpuBst::bprop(const BstAttentionArgs& a) const {
     const int64_t lr = l.layout_head(k.h) * l.QB + k.blk;
     const int64_t s0 = k.blk * l.b;
     Tiles tiles(slot(a.workspace, omp_get_thread_num()));
-    float* kt = tiles.take(l.b * D);
+    const PairTiles p = take_pair_tiles(tiles);
     float* kn = tiles.take(l.b * D);
-    float* vt = tiles.take(l.b * D);
-    float* qt = tiles.take(l.b * D);
-    float* dot = tiles.take(l.b * D);
     float* dq = tiles.take(l.b * D);
-    float* s = tiles.take(bb);
-    float* dp = tiles.take(bb);
-    float* z = tiles.take(bb);
-    float* pz = tiles.take(bb);
-    float* lse = tiles.take(l.b);
-    float* dl = tiles.take(l.b);
     bst::zero(dq, l.b * D);
-    load_query_side(k.n, k.h, k.blk, qt, dot, lse, dl);
+    load_query_side(k.n, k.h, k.blk, p.qt, p.dot, p.lse, p.dl);
     for (int64_t g = l.row_ptr[lr]; g < l.row_ptr[lr + 1]; ++g) {
       const int64_t t0 = l.col_of[g] * l.b;
       if (cfg_.causal.allows_none(s0, l.b, t0)) continue;
       const int64_t koff = cfg_.offset(k.n, t0, k.h, cfg_.Sk);
-      bst::load_tile_t(K + koff, stride, b, D, kt);
+      bst::load_tile_t(K + koff, stride, b, D, p.kt);
       bst::load_tile(K + koff, stride, b, D, kn);
-      bst::load_tile_t(V + koff, stride, b, D, vt);
-      gemm_.nt(qt, kt, b, b, D, s);
-      for (int64_t i = 0; i < bb; ++i) s[i] *= a.scale;
-      bst::mask_block(l, cfg_.causal, g, s0, t0, s);
-      gemm_.nt(dot, vt, b, b, D, dp);
-      if (dropout) bst::dropout_block(a.dropout, keys, dropout_element(k.n, k.h, s0, t0, H, cfg_.Sq, cfg_.Sk), cfg_.Sk, b, z);
-      block_grad(b, lse, dl, z, dropout, s, dp, pz);
-      gemm_.nn_acc(dp, kn, b, b, D, dq);
+      bst::load_tile_t(V + koff, stride, b, D, p.vt);
+      recompute(p, k.n, k.h, g, s0, t0);
+      gemm_.nn_acc(p.dp, kn, b, b, D, dq);
     }
     bst::store_tile(dq, b, D, a.scale, static_cast<T*>(a.dq) + cfg_.offset(k.n, s0, k.h, cfg_.Sq), stride);
   }
