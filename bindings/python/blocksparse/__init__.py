@@ -24,10 +24,11 @@ from .errors import (BlocksparseError, InvalidArgumentError, Status, SystemFailu
                      status_description, status_name)
 from .errors import check as _check
 from .matmul import BlocksparseMatMul
+from .transformer import BlocksparseTransformer
 from .types import Backend, DType, MathMode, Op, parse_backend
 
 __all__ = [
-    "BlocksparseMatMul", "BlocksparseError", "InvalidArgumentError", "UnsupportedError", "SystemFailureError",
+    "BlocksparseMatMul", "BlocksparseTransformer", "BlocksparseError", "InvalidArgumentError", "UnsupportedError", "SystemFailureError",
     "Status", "DType", "Backend", "MathMode", "Op", "version", "build_info", "device_count", "library_path",
     "status_name", "status_description", "float32_to_bf16_bits", "bf16_bits_to_float32",
 ]
