@@ -13,6 +13,7 @@
 #include <blocksparse/bs_types.h>
 #include <blocksparse/bs_core.h>
 #include <blocksparse/bsmm.h>
+#include <blocksparse/bsconv.h>
 #include <blocksparse/layernorm.h>
 #include <blocksparse/bs_ew.h>
 #include <blocksparse/bs_norms.h>
