@@ -65,6 +65,19 @@ class CpuBsconv final : public BsconvBackend {
   Act x_act() const { return {l_.g.Cc, l_.g.x_size(), cfg_.layout == BSCONV_LAYOUT_CHANNELS_LAST}; }
   Act y_act() const { return {l_.g.Kc, l_.g.y_size(), cfg_.layout == BSCONV_LAYOUT_CHANNELS_LAST}; }
 
+  // Conv input position read by output coordinates o through tap `tap`; -1 in the padding.
+  int64_t input_pos(const int64_t o[3], int64_t tap) const {
+    const ConvGeometry& g = l_.g;
+    const int64_t t[3] = {tap / (g.T[1] * g.T[2]), (tap / g.T[2]) % g.T[1], tap % g.T[2]};
+    int64_t ip = 0;
+    for (int dd = 0; dd < 3; ++dd) {
+      const int64_t xi = o[dd] * g.stride[dd] - g.pad[dd] + t[dd] * g.dil[dd];
+      if (xi < 0 || xi >= g.X[dd]) return -1;
+      ip = ip * g.X[dd] + xi;
+    }
+    return ip;
+  }
+
   // y(Kc, Y) = conv(x(Cc, X), F)
   template <typename T>
   void conv_fwd(int64_t N, const void* x, const void* f, void* y, float alpha, float beta) const {
@@ -82,15 +95,8 @@ class CpuBsconv final : public BsconvBackend {
         for (int64_t j = 0; j < nin; ++j) {
           const int64_t c = l_.cin[l_.cin_ptr[b] + j];
           for (int64_t tap = 0; tap < taps; ++tap) {
-            const int64_t t[3] = {tap / (g.T[1] * g.T[2]), (tap / g.T[2]) % g.T[1], tap % g.T[2]};
-            int64_t ip = 0;
-            bool inside = true;
-            for (int dd = 0; dd < 3; ++dd) {
-              const int64_t xi = o[dd] * g.stride[dd] - g.pad[dd] + t[dd] * g.dil[dd];
-              inside = inside && xi >= 0 && xi < g.X[dd];
-              ip = ip * g.X[dd] + xi;
-            }
-            if (inside) acc += ld<T>(f, row + j * taps + tap) * ld<T>(x, xa.at(n, c, ip));
+            const int64_t ip = input_pos(o, tap);
+            if (ip >= 0) acc += ld<T>(f, row + j * taps + tap) * ld<T>(x, xa.at(n, c, ip));
           }
         }
       }
@@ -153,19 +159,12 @@ class CpuBsconv final : public BsconvBackend {
       for (int64_t r = 0; r < nout * nin * taps; ++r) {
         const int64_t tap = r % taps, j = (r / taps) % nin, i = r / (taps * nin);
         const int64_t c = l_.cin[l_.cin_ptr[b] + j], k = l_.cout[l_.cout_ptr[b] + i];
-        const int64_t t[3] = {tap / (g.T[1] * g.T[2]), (tap / g.T[2]) % g.T[1], tap % g.T[2]};
         float acc = 0.0f;
         for (int64_t n = 0; n < N; ++n)
           for (int64_t pos = 0; pos < g.y_size(); ++pos) {
             const int64_t o[3] = {pos / (g.Y[1] * g.Y[2]), (pos / g.Y[2]) % g.Y[1], pos % g.Y[2]};
-            int64_t ip = 0;
-            bool inside = true;
-            for (int dd = 0; dd < 3; ++dd) {
-              const int64_t xi = o[dd] * g.stride[dd] - g.pad[dd] + t[dd] * g.dil[dd];
-              inside = inside && xi >= 0 && xi < g.X[dd];
-              ip = ip * g.X[dd] + xi;
-            }
-            if (inside) acc += ld<T>(dy, ya.at(n, k, pos)) * ld<T>(x, xa.at(n, c, ip));
+            const int64_t ip = input_pos(o, tap);
+            if (ip >= 0) acc += ld<T>(dy, ya.at(n, k, pos)) * ld<T>(x, xa.at(n, c, ip));
           }
         store<T>(df, l_.blk_off[b] + r, acc, alpha, beta);
       }

@@ -140,31 +140,21 @@ ConvLayout make_conv_layout(const ConvGeometry& g, bool deconv, int64_t n_blocks
                                 "filter size");
   }
   checked_bytes(l.filter_size, 4, "filter size");
-  std::vector<int64_t> owner, order;
-  for (int64_t b = 0; b < n_blocks; ++b)
-    for (int64_t e = l.cout_ptr[b]; e < l.cout_ptr[b + 1]; ++e) {
-      owner.push_back(l.cout[e]);
-      l.out_blk.push_back(b);
-      l.out_row.push_back(e - l.cout_ptr[b]);
-    }
-  group(g.Kc, owner, l.out_ptr, order);
-  std::vector<int64_t> blk(order.size()), row(order.size());
-  for (size_t i = 0; i < order.size(); ++i) blk[i] = l.out_blk[order[i]], row[i] = l.out_row[order[i]];
-  l.out_blk.swap(blk);
-  l.out_row.swap(row);
-  owner.clear();
-  for (int64_t b = 0; b < n_blocks; ++b)
-    for (int64_t e = l.cin_ptr[b]; e < l.cin_ptr[b + 1]; ++e) {
-      owner.push_back(l.cin[e]);
-      l.in_blk.push_back(b);
-      l.in_col.push_back(e - l.cin_ptr[b]);
-    }
-  group(g.Cc, owner, l.in_ptr, order);
-  blk.assign(order.size(), 0);
-  row.assign(order.size(), 0);
-  for (size_t i = 0; i < order.size(); ++i) blk[i] = l.in_blk[order[i]], row[i] = l.in_col[order[i]];
-  l.in_blk.swap(blk);
-  l.in_col.swap(row);
+  // Entries (block, position in the block's list) grouped by channel, in block order.
+  auto by_channel = [&](int64_t channels, const std::vector<int64_t>& ptr, const std::vector<int64_t>& idx,
+                        std::vector<int64_t>& cptr, std::vector<int64_t>& blk, std::vector<int64_t>& at) {
+    std::vector<int64_t> owner, order, b_of, at_of;
+    for (int64_t b = 0; b < n_blocks; ++b)
+      for (int64_t e = ptr[b]; e < ptr[b + 1]; ++e) {
+        owner.push_back(idx[e]);
+        b_of.push_back(b);
+        at_of.push_back(e - ptr[b]);
+      }
+    group(channels, owner, cptr, order);
+    for (int64_t i : order) blk.push_back(b_of[i]), at.push_back(at_of[i]);
+  };
+  by_channel(g.Kc, l.cout_ptr, l.cout, l.out_ptr, l.out_blk, l.out_row);
+  by_channel(g.Cc, l.cin_ptr, l.cin, l.in_ptr, l.in_blk, l.in_col);
   build_edges(l);
   build_norm_rows(l, deconv ? g.Cc : g.Kc);
   return l;
