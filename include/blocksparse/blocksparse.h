@@ -14,6 +14,7 @@
 #include <blocksparse/bs_core.h>
 #include <blocksparse/bsmm.h>
 #include <blocksparse/bst.h>
+#include <blocksparse/bsconv.h>
 #include <blocksparse/layernorm.h>
 #include <blocksparse/bs_ew.h>
 #include <blocksparse/bs_norms.h>

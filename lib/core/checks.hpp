@@ -28,6 +28,13 @@ inline int64_t checked_mul(int64_t a, int64_t b, const char* what) {
   return r;
 }
 
+// a+b for non-negative sizes, or BS_STATUS_OVERFLOW.
+inline int64_t checked_add(int64_t a, int64_t b, const char* what) {
+  int64_t r = 0;
+  if (a < 0 || b < 0 || __builtin_add_overflow(a, b, &r)) fail(BS_STATUS_OVERFLOW, what, " overflows int64");
+  return r;
+}
+
 // Bytes of `count` elements of `elem_bytes`, also checked against the address space.
 inline size_t checked_bytes(int64_t count, size_t elem_bytes, const char* what) {
   const int64_t bytes = checked_mul(count, static_cast<int64_t>(elem_bytes), what);
