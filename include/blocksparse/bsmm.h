@@ -145,6 +145,8 @@ BS_API bs_status_t bsmm_create_bsr(bsmm_plan_t* plan, const bsmm_params_t* param
  * @brief Destroys a plan and frees its host and device memory. NULL is a no-op.
  * Must not race with other calls using the same plan; work already enqueued on a stream that
  * reads the plan's tables must have completed (CUDA plans).
+ * After this call the handle is dangling: destroying it again or passing it to any function is
+ * undefined behaviour (as with free()).
  * @param[in] plan  The plan to destroy, or NULL.
  * @return #BS_STATUS_SUCCESS.
  */
