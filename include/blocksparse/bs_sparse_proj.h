@@ -80,6 +80,8 @@ BS_API bs_status_t bs_sparse_proj_create(bs_sparse_proj_plan_t* plan, const bs_s
 /**
  * @brief Destroys a plan and frees its device buffers. Enqueued work using it must have completed;
  * must not race with other uses of the plan.
+ * After this call the handle is dangling: destroying it again or passing it to any function is
+ * undefined behaviour (as with free()).
  * @param[in] plan  The plan, or NULL (a no-op).
  * @return #BS_STATUS_SUCCESS.
  */

@@ -99,6 +99,15 @@ BS_API bs_status_t bsmm_params_init(bsmm_params_t* params, size_t struct_size);
  * Builds the block order, the lookup tables of every op and, for CUDA plans, uploads them to the
  * device and picks kernels (the only step that allocates). Host-synchronous.
  *
+ * **Plan memory** is O(nnz + CB + KB), all of it allocated here: a CPU plan peaks (during creation)
+ * and stays at most at `8·(CB + KB + 2) + 48·nnz` bytes plus 64 KiB; a CUDA plan's device tables
+ * take at most `4·(350·nnz + 8·(CB + KB) + 64)` bytes (b = 8; fewer per block for larger blocks)
+ * and creation needs up to four times that in host memory besides. The `CB + KB` term is below one
+ * row of x plus one row of y (`b·(CB + KB)` elements, b >= 8), so no shape the caller can feed
+ * makes the plan larger than its activations; a one-block plan with KB = 2^30 holds an 8 GiB table
+ * (its y has 2^33 or more features per sample). The CUDA backend refuses nnz, C or K of 2^31 or more
+ * (#BS_STATUS_NOT_SUPPORTED: it indexes with 32-bit integers).
+ *
  * @param[out] plan    Receives the new plan; untouched on failure. Free with bsmm_destroy().
  * @param[in]  params  Creation parameters (see #bsmm_params_t).
  * @param[in]  layout  Host array of `CB*KB` bytes, row-major `(CB, KB)`, each 0 or 1, at least one 1.
@@ -136,6 +145,8 @@ BS_API bs_status_t bsmm_create_bsr(bsmm_plan_t* plan, const bsmm_params_t* param
  * @brief Destroys a plan and frees its host and device memory. NULL is a no-op.
  * Must not race with other calls using the same plan; work already enqueued on a stream that
  * reads the plan's tables must have completed (CUDA plans).
+ * After this call the handle is dangling: destroying it again or passing it to any function is
+ * undefined behaviour (as with free()).
  * @param[in] plan  The plan to destroy, or NULL.
  * @return #BS_STATUS_SUCCESS.
  */

@@ -93,6 +93,8 @@ BS_API bs_status_t layernorm_create(layernorm_plan_t* plan, const layernorm_para
 /**
  * @brief Destroys a plan. Must not race with other uses of the plan; enqueued work using it may
  * still run (the plan holds no device memory).
+ * After this call the handle is dangling: destroying it again or passing it to any function is
+ * undefined behaviour (as with free()).
  * @param[in] plan  The plan, or NULL (a no-op).
  * @return #BS_STATUS_SUCCESS.
  */

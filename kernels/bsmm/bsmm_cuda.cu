@@ -100,8 +100,9 @@ class CudaBsmm final : public BsmmBackend {
     check_device(cfg_.device);
     DeviceGuard guard(cfg_.device);
     info_ = device_info(cfg_.device);
-    if (layout.nnz * cfg_.block_size * cfg_.block_size >= (int64_t{1} << 40) || cfg_.C >= (int64_t{1} << 31) ||
-        cfg_.K >= (int64_t{1} << 31))
+    // (nnz*b*b cannot overflow: bsmm_create checked CB*KB*b*b. Block ids and table offsets are int32.)
+    if (layout.nnz * cfg_.block_size * cfg_.block_size >= (int64_t{1} << 40) || layout.nnz >= (int64_t{1} << 31) ||
+        cfg_.C >= (int64_t{1} << 31) || cfg_.K >= (int64_t{1} << 31))
       fail(BS_STATUS_NOT_SUPPORTED, "the CUDA backend indexes blocks and features with 32-bit integers");
     kernels_.prepare(info_);
     const int b = cfg_.block_size, S = stripe_blocks(b), R = superblock_side(b);
@@ -161,12 +162,14 @@ class CudaBsmm final : public BsmmBackend {
       // workspace sized for N serves every smaller N.
       const SmallTables& t = op == BSMM_OP_FPROP ? fwd_small_ : bwd_small_;
       const int64_t n = std::min<int64_t>(std::max<int64_t>(N, 0), kSmallNMax);
-      return static_cast<size_t>(t.n_chunks * n * cfg_.block_size) * sizeof(float);
+      return checked_bytes(checked_mul(checked_mul(t.n_chunks, n, "workspace"), cfg_.block_size, "workspace"),
+                           sizeof(float), "workspace");
     }
     if (op != BSMM_OP_UPDAT) return 0;
     // fp32 partial sums: one slot per token split (at least one, used when pairs exceed a launch).
     const int64_t bb = int64_t{cfg_.block_size} * cfg_.block_size;
-    return static_cast<size_t>(updat_splits(N)) * static_cast<size_t>(layout_.nnz * bb) * sizeof(float);
+    return checked_bytes(checked_mul(updat_splits(N), checked_mul(layout_.nnz, bb, "workspace"), "workspace"),
+                         sizeof(float), "workspace");
   }
 
   void check_tensor(const void* p, const char* name) const override { check_device_pointer(p, cfg_.device, name); }

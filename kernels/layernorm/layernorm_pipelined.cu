@@ -13,6 +13,7 @@
 // accumulates g·xhat and g for them in registers; CTAs write their partials to the workspace and a
 // second kernel sums them over CTAs in a fixed order (deterministic for a given device, no atomics,
 // no second read of x and dy).
+#include "core/checks.hpp"
 #include "kernels/ew/ops_cuda.cuh"
 #include "kernels/layernorm/layernorm_pipelined.cuh"
 #include "ops/ew_math.hpp"
@@ -390,13 +391,20 @@ void launch_pipe(const PipeShape& sh, const PipeParams& p, bs_stream_t stream) {
 
 bool vec_ok(const float* v) { return !v || aligned16(v); }
 
+
+// Bytes of the dgain/dbias partials of a backward launch: two fp32 vectors of K per CTA.
+size_t partial_bytes(const PipeShape& sh, const LnConfig& c) {
+  return checked_bytes(checked_mul(sh.grid, checked_mul(2, c.K, "layernorm workspace"), "layernorm workspace"),
+                       sizeof(float), "layernorm workspace");
+}
+
 }  // namespace
 
 size_t ln_pipelined_workspace(const LnConfig& c, int64_t N, bool bprop) {
   if (!bprop) return 0;
   return dispatch_dtype(c.dtype, [&](auto tag) -> size_t {
     const PipeShape sh = pipe_shape<decltype(tag), true>(c, N);
-    return sh.use ? static_cast<size_t>(sh.grid) * 2 * static_cast<size_t>(c.K) * sizeof(float) : 0;
+    return sh.use ? partial_bytes(sh, c) : 0;
   });
 }
 
@@ -425,8 +433,7 @@ bool ln_pipelined_bprop(const LnConfig& c, const LnBpropArgs& a) {
     using T = decltype(tag);
     const PipeShape sh = pipe_shape<T, true>(c, a.N);
     const bool params = a.dgain || a.dbias;
-    const size_t need = static_cast<size_t>(sh.grid) * 2 * static_cast<size_t>(c.K) * sizeof(float);
-    if (!sh.use || (params && (a.workspace_bytes < need || !aligned16(a.workspace)))) return false;
+    if (!sh.use || (params && (a.workspace_bytes < partial_bytes(sh, c) || !aligned16(a.workspace)))) return false;
     PipeParams p = pipe_params(c, a.N);
     p.x = a.x;
     p.dy = a.dy;

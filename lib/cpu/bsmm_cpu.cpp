@@ -34,7 +34,10 @@ Tiling make_tiling(int64_t b) {
 std::vector<UpdatTask> make_updat_tasks(const BsmmLayout& l, int64_t b, int32_t threads) {
   int64_t group = std::max<int64_t>(1, (64 * 1024) / (b * b * 4));
   group = std::min(group, std::max<int64_t>(1, l.nnz / (4 * static_cast<int64_t>(threads))));
+  int64_t count = 0;  // exact capacity: plan memory stays within the bound of bsmm.h
+  for (int64_t c = 0; c < l.CB; ++c) count += (l.row_nnz(c) + group - 1) / group;
   std::vector<UpdatTask> tasks;
+  tasks.reserve(static_cast<size_t>(count));
   for (int64_t c = 0; c < l.CB; ++c)
     for (int64_t e = l.row_ptr[c]; e < l.row_ptr[c + 1]; e += group)
       tasks.push_back({e, std::min(e + group, l.row_ptr[c + 1])});
@@ -79,7 +82,8 @@ size_t CpuBsmm::workspace_size(bsmm_op_t op, int64_t N) const {
       return kAlign + panels + threads * updat_thread_bytes();
     }
     case BSMM_OP_L2_NORMALIZE:
-    case BSMM_OP_L2_NORMALIZE_GRAD: return kAlign + 3 * round_up(static_cast<size_t>(cfg_.K) * sizeof(float), kAlign);
+    case BSMM_OP_L2_NORMALIZE_GRAD:
+      return kAlign + 3 * round_up(checked_bytes(cfg_.K, sizeof(float), "workspace"), kAlign);
     default: return 0;
   }
 }

@@ -118,7 +118,6 @@ inline V2 operator-(V2 a, V2 b) { return {a.e - b.e, a.o - b.o}; }
 inline V2 operator*(V2 a, V2 b) { return {a.e * b.e, a.o * b.o}; }
 inline V2 madd(V2 a, V2 b, V2 c) { return {madd(a.e, b.e, c.e), madd(a.o, b.o, c.o)}; }
 inline V2 relu(V2 z) { return {relu(z.e), relu(z.o)}; }
-inline V2 keep_pos(V2 v, V2 z) { return {keep_pos(v.e, z.e), keep_pos(v.o, z.o)}; }
 inline V add_to(V s, V2 a) { return s + a.e + a.o; }
 
 inline V2 ld(V2, const float* p) { return {ld(V{}, p), ld(V{}, p + 8)}; }
@@ -146,15 +145,8 @@ inline __m256i to_bf16_finite(V2 a) {
   return merge_bf16(round_bf16_hi(_mm256_castps_si256(a.e.v)), round_bf16_hi(_mm256_castps_si256(a.o.v)));
 }
 inline void st32(bf16_t* p, __m256i v) { _mm256_storeu_si256(reinterpret_cast<__m256i*>(p), v); }
-// Non-temporal as two 16-byte halves (rows need only 16-byte alignment).
-inline void st32_nt(bf16_t* p, __m256i v) {
-  _mm_stream_si128(reinterpret_cast<__m128i*>(p), _mm256_castsi256_si128(v));
-  _mm_stream_si128(reinterpret_cast<__m128i*>(p) + 1, _mm256_extracti128_si256(v, 1));
-}
 inline void st(bf16_t* p, V2 a) { st32(p, to_bf16(a)); }
-inline void st_nt(bf16_t* p, V2 a) { st32_nt(p, to_bf16(a)); }
 inline void st_finite(bf16_t* p, V2 a) { st32(p, to_bf16_finite(a)); }
-inline void st_nt_finite(bf16_t* p, V2 a) { st32_nt(p, to_bf16_finite(a)); }
 
 // The lane type of the features-first sweeps over storage type T.
 template <typename T>

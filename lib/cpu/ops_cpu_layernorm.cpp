@@ -15,6 +15,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "core/checks.hpp"
 #include "cpu/cpu_isa.hpp"
 #include "cpu/layernorm_kernels.hpp"
 #include "ops/ew_math.hpp"
@@ -262,9 +263,10 @@ void bprop_cols(const LnConfig& c, const LnBpropArgs& a, const LnKernelSet& ks) 
 
 size_t CpuOps::layernorm_workspace(const LnConfig& c, int64_t N, bool bprop) const {
   if (!bprop || N == 0) return 0;
-  const size_t floats = c.feature_axis == 1 ? static_cast<size_t>(row_parts(c, N)) * 2 * static_cast<size_t>(c.K)
-                                            : static_cast<size_t>(row_chunks(c).count()) * 2 * static_cast<size_t>(N);
-  return floats * sizeof(float);
+  // Two fp32 partial vectors per part: of K (features last) or N (features first) entries.
+  const int64_t per_part = checked_mul(2, c.feature_axis == 1 ? c.K : N, "layernorm workspace");
+  const int64_t parts = c.feature_axis == 1 ? row_parts(c, N) : row_chunks(c).count();
+  return checked_bytes(checked_mul(parts, per_part, "layernorm workspace"), sizeof(float), "layernorm workspace");
 }
 
 void CpuOps::layernorm_fprop(const LnConfig& c, const LnFpropArgs& a) const {

@@ -20,6 +20,11 @@ BsmmLayout BsmmLayout::from_dense(const uint8_t* mask, int64_t CB, int64_t KB) {
   l.CB = CB;
   l.KB = KB;
   l.row_ptr.assign(static_cast<size_t>(CB) + 1, 0);
+  // Exact capacities (no growth slack): the plan memory bound of bsmm.h.
+  int64_t ones = 0;
+  for (int64_t i = 0; i < CB * KB; ++i) ones += mask[i] != 0;
+  l.row_cols.reserve(static_cast<size_t>(ones));
+  l.block_rows.reserve(static_cast<size_t>(ones));
   for (int64_t c = 0; c < CB; ++c) {
     for (int64_t k = 0; k < KB; ++k) {
       const uint8_t v = mask[c * KB + k];
@@ -72,16 +77,23 @@ BsmmLayout BsmmLayout::from_bsr(int64_t CB, int64_t KB, const int64_t* row_ptr, 
   return l;
 }
 
+// Counting sort of the blocks by column, in place: col_ptr[k + 1] first counts column k's blocks,
+// then (prefix sums shifted by one) serves as column k's fill cursor, which ends at column k+1's
+// start. No temporary of KB entries: the plan's peak memory is its final tables (bsmm.h bound).
 void BsmmLayout::build_columns() {
   col_ptr.assign(static_cast<size_t>(KB) + 1, 0);
   for (int64_t i = 0; i < nnz; ++i) ++col_ptr[row_cols[i] + 1];
-  for (int64_t k = 0; k < KB; ++k) col_ptr[k + 1] += col_ptr[k];
+  int64_t start = 0;  // exclusive prefix sum into col_ptr[k + 1]: column k's first entry
+  for (int64_t k = 0; k < KB; ++k) {
+    const int64_t count = col_ptr[k + 1];
+    col_ptr[k + 1] = start;
+    start += count;
+  }
   col_rows.resize(static_cast<size_t>(nnz));
   col_blocks.resize(static_cast<size_t>(nnz));
-  std::vector<int64_t> fill(col_ptr.begin(), col_ptr.end() - 1);
   // Row-major traversal keeps each column's entries in increasing c: a fixed summation order.
   for (int64_t i = 0; i < nnz; ++i) {
-    const int64_t j = fill[row_cols[i]]++;
+    const int64_t j = col_ptr[row_cols[i] + 1]++;
     col_rows[j] = block_rows[i];
     col_blocks[j] = i;
   }

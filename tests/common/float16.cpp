@@ -5,17 +5,37 @@
 
 namespace bs_test {
 
-uint16_t f16_from_float(float f) {
-  const _Float16 h = static_cast<_Float16>(f);
-  uint16_t bits;
-  std::memcpy(&bits, &h, sizeof bits);
-  return bits;
+// fp16 fields: 1 sign, 5 exponent (bias 15), 10 mantissa bits; subnormals step by 2^-24.
+float f16_to_float(uint16_t bits) {
+  const int exponent = (bits >> 10) & 0x1f;
+  const int mantissa = bits & 0x3ff;
+  double mag;
+  if (exponent == 0x1f)
+    mag = mantissa ? std::nan("") : INFINITY;
+  else if (exponent == 0)
+    mag = std::ldexp(mantissa, -24);
+  else
+    mag = std::ldexp(mantissa + 1024, exponent - 25);
+  return static_cast<float>((bits & 0x8000u) ? -mag : mag);
 }
 
-float f16_to_float(uint16_t bits) {
-  _Float16 h;
-  std::memcpy(&h, &bits, sizeof h);
-  return static_cast<float>(h);
+uint16_t f16_from_float(float f) {
+  const uint16_t sign = std::signbit(f) ? 0x8000u : 0u;
+  if (std::isnan(f)) return static_cast<uint16_t>(sign | 0x7e00u);
+  const double mag = std::fabs(static_cast<double>(f));
+  // 65520 is halfway between the largest finite fp16 (65504, odd mantissa) and 2^16: ties go up.
+  if (mag >= 65520.0) return static_cast<uint16_t>(sign | 0x7c00u);
+  // Units of the fp16 spacing at mag's binade (2^-24 below the normal range), rounded to nearest
+  // even by nearbyint in the default rounding mode; mag / unit is exact in double.
+  int e2 = 0;
+  std::frexp(mag, &e2);  // mag = m * 2^e2, m in [0.5, 1)
+  const int binade = e2 - 1 < -14 ? -14 : e2 - 1;
+  const double units = std::nearbyint(std::ldexp(mag, 10 - binade));
+  // Subnormal units (< 1024) are the bit pattern itself, and 1024 carries into the exponent field;
+  // so does 2048 at the top of a normal binade.
+  const int bits = mag < std::ldexp(1.0, -14) ? static_cast<int>(units)
+                                             : ((binade + 15) << 10) + static_cast<int>(units) - 1024;
+  return static_cast<uint16_t>(sign | bits);
 }
 
 float bf16_to_float(uint16_t bits) {

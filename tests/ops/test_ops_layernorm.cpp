@@ -376,6 +376,37 @@ TEST_P(LayerNorm, ZeroBatchAndNonDeterministicMode) {
   BS_OK(layernorm_destroy(plan));
 }
 
+// Workspace sizes are computed in checked arithmetic: a size that does not fit is
+// BS_STATUS_OVERFLOW, never a wrapped (small) number. K = 2^56 in 2^24 segments: the CPU backend's
+// features-last partials (64 parts of 2·K floats) would be 2^65 bytes.
+TEST_P(LayerNorm, WorkspaceSizeOverflowIsReported) {
+  for (const int32_t axis : {1, 0}) {
+    layernorm_params_t p;
+    BS_OK(LAYERNORM_PARAMS_INIT(&p));
+    p.backend = be();
+    p.dtype = dt();
+    p.feature_axis = axis;
+    p.K = int64_t{1} << 56;
+    p.segments = 1 << 24;
+    layernorm_plan_t plan = nullptr;
+    BS_OK(layernorm_create(&plan, &p));
+    for (const int64_t N : {int64_t{1}, int64_t{2}, int64_t{15}}) {
+      size_t bytes = 12345;
+      const bs_status_t st = layernorm_get_workspace_size(plan, LAYERNORM_OP_BPROP, N, &bytes);
+      SCOPED_TRACE("feature_axis " + std::to_string(axis) + ", N " + std::to_string(N));
+      if (be() == BS_BACKEND_CPU && axis == 1) {
+        EXPECT_EQ(st, BS_STATUS_OVERFLOW);
+        EXPECT_EQ(bytes, 12345u);  // untouched on failure
+      } else if (st == BS_STATUS_SUCCESS && be() == BS_BACKEND_CPU) {
+        EXPECT_GE(bytes, 8u * static_cast<size_t>(N));  // features first: 2 partial rows of N floats
+      } else if (st != BS_STATUS_SUCCESS) {
+        EXPECT_EQ(st, BS_STATUS_OVERFLOW);
+      }
+    }
+    BS_OK(layernorm_destroy(plan));
+  }
+}
+
 TEST_P(LayerNorm, BadInputWritesNothing) {
   layernorm_params_t p;
   BS_OK(LAYERNORM_PARAMS_INIT(&p));
