@@ -172,6 +172,347 @@ const (
 // BsmmBlockSizes is BSMM_BLOCK_SIZES: block sizes a plan accepts: 8, 16, 32, 64, 128.
 func BsmmBlockSizes() []int { return []int{8, 16, 32, 64, 128} }
 
+// bst.h -------------------------------------------------------------------------------------------
+
+// BstFormat is bst_format_t: order of the dimensions of q, k, v, o and their gradients.
+type BstFormat int32
+
+// The values of bst_format_t.
+const (
+	// `(batch, seq, heads, head_dim)`: the original's `(batch, ctx, heads·head_dim)`.
+	BstFormatBshd BstFormat = 0 // BST_FORMAT_BSHD
+	// `(batch, heads, seq, head_dim)`: PyTorch SDPA's and FlexAttention's.
+	BstFormatBhsd BstFormat = 1 // BST_FORMAT_BHSD
+)
+
+// String is the C name of the value ("BST_FORMAT_BSHD").
+func (v BstFormat) String() string {
+	switch v {
+	case BstFormatBshd:
+		return "BST_FORMAT_BSHD"
+	case BstFormatBhsd:
+		return "BST_FORMAT_BHSD"
+	}
+	return "bst_format_t(" + strconv.Itoa(int(v)) + ")"
+}
+
+// BstAttr is bst_attr_t: integer properties of a plan, read with bst_get_attr().
+type BstAttr int32
+
+// The values of bst_attr_t.
+const (
+	// b.
+	BstAttrBlockSize BstAttr = 0 // BST_ATTR_BLOCK_SIZE
+	// H.
+	BstAttrHeads BstAttr = 1 // BST_ATTR_HEADS
+	// D.
+	BstAttrHeadDim BstAttr = 2 // BST_ATTR_HEAD_DIM
+	// H or 1.
+	BstAttrLayoutHeads BstAttr = 3 // BST_ATTR_LAYOUT_HEADS
+	// QB.
+	BstAttrQueryBlocks BstAttr = 4 // BST_ATTR_QUERY_BLOCKS
+	// KB.
+	BstAttrKeyBlocks BstAttr = 5 // BST_ATTR_KEY_BLOCKS
+	// Sq = QB·b.
+	BstAttrQueryLen BstAttr = 6 // BST_ATTR_QUERY_LEN
+	// Sk = KB·b.
+	BstAttrKeyLen BstAttr = 7 // BST_ATTR_KEY_LEN
+	// Ones of the layout over its layout heads (blocks of block_masks).
+	BstAttrLayoutBlocks BstAttr = 8 // BST_ATTR_LAYOUT_BLOCKS
+	// Blocks of one batch element of the score tensors (over the H heads).
+	BstAttrScoreBlocks BstAttr = 9 // BST_ATTR_SCORE_BLOCKS
+	// Most key blocks of one query block row (any head).
+	BstAttrMaxRowBlocks BstAttr = 10 // BST_ATTR_MAX_ROW_BLOCKS
+	// Most query blocks of one key block column (any head).
+	BstAttrMaxColBlocks BstAttr = 11 // BST_ATTR_MAX_COL_BLOCKS
+	// `bs_dtype_t`.
+	BstAttrDtype BstAttr = 12 // BST_ATTR_DTYPE
+	// `bst_format_t`.
+	BstAttrFormat BstAttr = 13 // BST_ATTR_FORMAT
+	// 0 or 1.
+	BstAttrCausal BstAttr = 14 // BST_ATTR_CAUSAL
+	// K0 (0 without causal).
+	BstAttrAutoregressAtKey BstAttr = 15 // BST_ATTR_AUTOREGRESS_AT_KEY
+	// 1 when the plan was created with block masks.
+	BstAttrHasBlockMasks BstAttr = 16 // BST_ATTR_HAS_BLOCK_MASKS
+	// `bs_backend_t`.
+	BstAttrBackend BstAttr = 17 // BST_ATTR_BACKEND
+	// CUDA device ordinal (0 for CPU plans).
+	BstAttrDevice BstAttr = 18 // BST_ATTR_DEVICE
+	// CPU threads per call actually used (0 for CUDA plans).
+	BstAttrNumThreads BstAttr = 19 // BST_ATTR_NUM_THREADS
+)
+
+// String is the C name of the value ("BST_ATTR_BLOCK_SIZE").
+func (v BstAttr) String() string {
+	switch v {
+	case BstAttrBlockSize:
+		return "BST_ATTR_BLOCK_SIZE"
+	case BstAttrHeads:
+		return "BST_ATTR_HEADS"
+	case BstAttrHeadDim:
+		return "BST_ATTR_HEAD_DIM"
+	case BstAttrLayoutHeads:
+		return "BST_ATTR_LAYOUT_HEADS"
+	case BstAttrQueryBlocks:
+		return "BST_ATTR_QUERY_BLOCKS"
+	case BstAttrKeyBlocks:
+		return "BST_ATTR_KEY_BLOCKS"
+	case BstAttrQueryLen:
+		return "BST_ATTR_QUERY_LEN"
+	case BstAttrKeyLen:
+		return "BST_ATTR_KEY_LEN"
+	case BstAttrLayoutBlocks:
+		return "BST_ATTR_LAYOUT_BLOCKS"
+	case BstAttrScoreBlocks:
+		return "BST_ATTR_SCORE_BLOCKS"
+	case BstAttrMaxRowBlocks:
+		return "BST_ATTR_MAX_ROW_BLOCKS"
+	case BstAttrMaxColBlocks:
+		return "BST_ATTR_MAX_COL_BLOCKS"
+	case BstAttrDtype:
+		return "BST_ATTR_DTYPE"
+	case BstAttrFormat:
+		return "BST_ATTR_FORMAT"
+	case BstAttrCausal:
+		return "BST_ATTR_CAUSAL"
+	case BstAttrAutoregressAtKey:
+		return "BST_ATTR_AUTOREGRESS_AT_KEY"
+	case BstAttrHasBlockMasks:
+		return "BST_ATTR_HAS_BLOCK_MASKS"
+	case BstAttrBackend:
+		return "BST_ATTR_BACKEND"
+	case BstAttrDevice:
+		return "BST_ATTR_DEVICE"
+	case BstAttrNumThreads:
+		return "BST_ATTR_NUM_THREADS"
+	}
+	return "bst_attr_t(" + strconv.Itoa(int(v)) + ")"
+}
+
+// BstTensor is bst_tensor_t: the tensors of the ops, for bst_get_shape().
+type BstTensor int32
+
+// The values of bst_tensor_t.
+const (
+	// q, o, dq, do: `(batch, Sq, H, D)` or `(batch, H, Sq, D)`.
+	BstTensorQuery BstTensor = 0 // BST_TENSOR_QUERY
+	// k, v, dk, dv: `(batch, Sk, H, D)` or `(batch, H, Sk, D)`.
+	BstTensorKey BstTensor = 1 // BST_TENSOR_KEY
+	// Scores and probabilities of the unfused ops: `(batch, score_blocks, b, b)`.
+	BstTensorScores BstTensor = 2 // BST_TENSOR_SCORES
+	// Log-sum-exp of the fused ops, fp32: `(batch, H, Sq)`.
+	BstTensorLse BstTensor = 3 // BST_TENSOR_LSE
+)
+
+// String is the C name of the value ("BST_TENSOR_QUERY").
+func (v BstTensor) String() string {
+	switch v {
+	case BstTensorQuery:
+		return "BST_TENSOR_QUERY"
+	case BstTensorKey:
+		return "BST_TENSOR_KEY"
+	case BstTensorScores:
+		return "BST_TENSOR_SCORES"
+	case BstTensorLse:
+		return "BST_TENSOR_LSE"
+	}
+	return "bst_tensor_t(" + strconv.Itoa(int(v)) + ")"
+}
+
+// BstOp is bst_op_t: the execute functions, for bst_get_workspace_size().
+type BstOp int32
+
+// The values of bst_op_t.
+const (
+	// bst_sdd()
+	BstOpSdd BstOp = 0 // BST_OP_SDD
+	// bst_softmax()
+	BstOpSoftmax BstOp = 1 // BST_OP_SOFTMAX
+	// bst_softmax_grad()
+	BstOpSoftmaxGrad BstOp = 2 // BST_OP_SOFTMAX_GRAD
+	// bst_dsd()
+	BstOpDsd BstOp = 3 // BST_OP_DSD
+	// bst_dsd_t()
+	BstOpDsdT BstOp = 4 // BST_OP_DSD_T
+	// bst_attention_fprop()
+	BstOpAttentionFprop BstOp = 5 // BST_OP_ATTENTION_FPROP
+	// bst_attention_bprop()
+	BstOpAttentionBprop BstOp = 6 // BST_OP_ATTENTION_BPROP
+)
+
+// String is the C name of the value ("BST_OP_SDD").
+func (v BstOp) String() string {
+	switch v {
+	case BstOpSdd:
+		return "BST_OP_SDD"
+	case BstOpSoftmax:
+		return "BST_OP_SOFTMAX"
+	case BstOpSoftmaxGrad:
+		return "BST_OP_SOFTMAX_GRAD"
+	case BstOpDsd:
+		return "BST_OP_DSD"
+	case BstOpDsdT:
+		return "BST_OP_DSD_T"
+	case BstOpAttentionFprop:
+		return "BST_OP_ATTENTION_FPROP"
+	case BstOpAttentionBprop:
+		return "BST_OP_ATTENTION_BPROP"
+	}
+	return "bst_op_t(" + strconv.Itoa(int(v)) + ")"
+}
+
+// bsconv.h ----------------------------------------------------------------------------------------
+
+// BsconvLayout is bsconv_layout_t: activation layout.
+type BsconvLayout int32
+
+// The values of bsconv_layout_t.
+const (
+	// `(N, C, D, H, W)`.
+	BsconvLayoutFirst BsconvLayout = 0 // BSCONV_LAYOUT_CHANNELS_FIRST
+	// `(N, D, H, W, C)`.
+	BsconvLayoutLast BsconvLayout = 1 // BSCONV_LAYOUT_CHANNELS_LAST
+)
+
+// String is the C name of the value ("BSCONV_LAYOUT_CHANNELS_FIRST").
+func (v BsconvLayout) String() string {
+	switch v {
+	case BsconvLayoutFirst:
+		return "BSCONV_LAYOUT_CHANNELS_FIRST"
+	case BsconvLayoutLast:
+		return "BSCONV_LAYOUT_CHANNELS_LAST"
+	}
+	return "bsconv_layout_t(" + strconv.Itoa(int(v)) + ")"
+}
+
+// BsconvPadding is bsconv_padding_t: padding rule.
+type BsconvPadding int32
+
+// The values of bsconv_padding_t.
+const (
+	// `pad = (dil·(T−1)+1) / 2` per dimension (the original's SAME).
+	BsconvPaddingSame BsconvPadding = 0 // BSCONV_PADDING_SAME
+	// No padding.
+	BsconvPaddingValid BsconvPadding = 1 // BSCONV_PADDING_VALID
+	// `pad[]` of `bsconv_params_t`, the same on both sides.
+	BsconvPaddingExplicit BsconvPadding = 2 // BSCONV_PADDING_EXPLICIT
+)
+
+// String is the C name of the value ("BSCONV_PADDING_SAME").
+func (v BsconvPadding) String() string {
+	switch v {
+	case BsconvPaddingSame:
+		return "BSCONV_PADDING_SAME"
+	case BsconvPaddingValid:
+		return "BSCONV_PADDING_VALID"
+	case BsconvPaddingExplicit:
+		return "BSCONV_PADDING_EXPLICIT"
+	}
+	return "bsconv_padding_t(" + strconv.Itoa(int(v)) + ")"
+}
+
+// BsconvAttr is bsconv_attr_t: integer properties of a plan (bsconv_get_attr()).
+type BsconvAttr int32
+
+// The values of bsconv_attr_t.
+const (
+	// Input channels.
+	BsconvAttrC BsconvAttr = 0 // BSCONV_ATTR_C
+	// Output channels.
+	BsconvAttrK BsconvAttr = 1 // BSCONV_ATTR_K
+	// Number of blocks.
+	BsconvAttrBlocks BsconvAttr = 2 // BSCONV_ATTR_BLOCKS
+	// Elements of the filter, Σ |K_b|·|C_b|·T·R·S.
+	BsconvAttrFilterSize BsconvAttr = 3 // BSCONV_ATTR_FILTER_SIZE
+	// `bs_dtype_t`.
+	BsconvAttrDtype BsconvAttr = 4 // BSCONV_ATTR_DTYPE
+	// `bs_backend_t`.
+	BsconvAttrBackend BsconvAttr = 5 // BSCONV_ATTR_BACKEND
+	// `bsconv_layout_t`.
+	BsconvAttrLayout BsconvAttr = 6 // BSCONV_ATTR_LAYOUT
+	// 0 or 1.
+	BsconvAttrDeconv BsconvAttr = 7 // BSCONV_ATTR_DECONV
+	// Edge-bias patterns E (see bsconv_edge_bias_fprop()).
+	BsconvAttrEdgeEntries BsconvAttr = 8 // BSCONV_ATTR_EDGE_ENTRIES
+	// CPU threads per call.
+	BsconvAttrNumThreads BsconvAttr = 9 // BSCONV_ATTR_NUM_THREADS
+	// Resolved padding, depth.
+	BsconvAttrPadD BsconvAttr = 10 // BSCONV_ATTR_PAD_D
+	// Resolved padding, height.
+	BsconvAttrPadH BsconvAttr = 11 // BSCONV_ATTR_PAD_H
+	// Resolved padding, width.
+	BsconvAttrPadW BsconvAttr = 12 // BSCONV_ATTR_PAD_W
+)
+
+// String is the C name of the value ("BSCONV_ATTR_C").
+func (v BsconvAttr) String() string {
+	switch v {
+	case BsconvAttrC:
+		return "BSCONV_ATTR_C"
+	case BsconvAttrK:
+		return "BSCONV_ATTR_K"
+	case BsconvAttrBlocks:
+		return "BSCONV_ATTR_BLOCKS"
+	case BsconvAttrFilterSize:
+		return "BSCONV_ATTR_FILTER_SIZE"
+	case BsconvAttrDtype:
+		return "BSCONV_ATTR_DTYPE"
+	case BsconvAttrBackend:
+		return "BSCONV_ATTR_BACKEND"
+	case BsconvAttrLayout:
+		return "BSCONV_ATTR_LAYOUT"
+	case BsconvAttrDeconv:
+		return "BSCONV_ATTR_DECONV"
+	case BsconvAttrEdgeEntries:
+		return "BSCONV_ATTR_EDGE_ENTRIES"
+	case BsconvAttrNumThreads:
+		return "BSCONV_ATTR_NUM_THREADS"
+	case BsconvAttrPadD:
+		return "BSCONV_ATTR_PAD_D"
+	case BsconvAttrPadH:
+		return "BSCONV_ATTR_PAD_H"
+	case BsconvAttrPadW:
+		return "BSCONV_ATTR_PAD_W"
+	}
+	return "bsconv_attr_t(" + strconv.Itoa(int(v)) + ")"
+}
+
+// BsconvOp is bsconv_op_t: the execute functions, for bsconv_get_workspace_size().
+type BsconvOp int32
+
+// The values of bsconv_op_t.
+const (
+	BsconvOpFprop BsconvOp = 0 // BSCONV_OP_FPROP
+	BsconvOpBprop BsconvOp = 1 // BSCONV_OP_BPROP
+	BsconvOpUpdat BsconvOp = 2 // BSCONV_OP_UPDAT
+	BsconvOpEdgeBiasFprop BsconvOp = 3 // BSCONV_OP_EDGE_BIAS_FPROP
+	BsconvOpEdgeBiasBprop BsconvOp = 4 // BSCONV_OP_EDGE_BIAS_BPROP
+	BsconvOpL2Normalize BsconvOp = 5 // BSCONV_OP_L2_NORMALIZE
+	BsconvOpL2NormalizeGrad BsconvOp = 6 // BSCONV_OP_L2_NORMALIZE_GRAD
+)
+
+// String is the C name of the value ("BSCONV_OP_FPROP").
+func (v BsconvOp) String() string {
+	switch v {
+	case BsconvOpFprop:
+		return "BSCONV_OP_FPROP"
+	case BsconvOpBprop:
+		return "BSCONV_OP_BPROP"
+	case BsconvOpUpdat:
+		return "BSCONV_OP_UPDAT"
+	case BsconvOpEdgeBiasFprop:
+		return "BSCONV_OP_EDGE_BIAS_FPROP"
+	case BsconvOpEdgeBiasBprop:
+		return "BSCONV_OP_EDGE_BIAS_BPROP"
+	case BsconvOpL2Normalize:
+		return "BSCONV_OP_L2_NORMALIZE"
+	case BsconvOpL2NormalizeGrad:
+		return "BSCONV_OP_L2_NORMALIZE_GRAD"
+	}
+	return "bsconv_op_t(" + strconv.Itoa(int(v)) + ")"
+}
+
 // layernorm.h -------------------------------------------------------------------------------------
 
 // LayerNormOp is layernorm_op_t: the execute functions, for layernorm_get_workspace_size().
@@ -330,3 +671,121 @@ func (v Activation) String() string {
 
 // AddNMaxInputs is BS_ADD_N_MAX_INPUTS: most inputs bs_add_n() takes in one call.
 const AddNMaxInputs = 64
+
+// bs_optim.h --------------------------------------------------------------------------------------
+
+// OptimAttr is bs_optim_attr_t: integer properties of a plan, read with bs_optim_get_attr().
+type OptimAttr int32
+
+// The values of bs_optim_attr_t.
+const (
+	// Number of tensors.
+	OptimAttrNTensors OptimAttr = 0 // BS_OPTIM_ATTR_N_TENSORS
+	// Total number of elements over all tensors.
+	OptimAttrNumel OptimAttr = 1 // BS_OPTIM_ATTR_NUMEL
+	// `bs_backend_t`.
+	OptimAttrBackend OptimAttr = 2 // BS_OPTIM_ATTR_BACKEND
+	// CUDA device ordinal (0 for CPU plans).
+	OptimAttrDevice OptimAttr = 3 // BS_OPTIM_ATTR_DEVICE
+	// CPU threads per call actually used (0 for CUDA plans).
+	OptimAttrNumThreads OptimAttr = 4 // BS_OPTIM_ATTR_NUM_THREADS
+	// Chunks of the precomputed work list.
+	OptimAttrChunks OptimAttr = 5 // BS_OPTIM_ATTR_CHUNKS
+	// Kernel launches of one bs_optim_adam() call (tensor groups).
+	OptimAttrLaunches OptimAttr = 6 // BS_OPTIM_ATTR_LAUNCHES
+)
+
+// String is the C name of the value ("BS_OPTIM_ATTR_N_TENSORS").
+func (v OptimAttr) String() string {
+	switch v {
+	case OptimAttrNTensors:
+		return "BS_OPTIM_ATTR_N_TENSORS"
+	case OptimAttrNumel:
+		return "BS_OPTIM_ATTR_NUMEL"
+	case OptimAttrBackend:
+		return "BS_OPTIM_ATTR_BACKEND"
+	case OptimAttrDevice:
+		return "BS_OPTIM_ATTR_DEVICE"
+	case OptimAttrNumThreads:
+		return "BS_OPTIM_ATTR_NUM_THREADS"
+	case OptimAttrChunks:
+		return "BS_OPTIM_ATTR_CHUNKS"
+	case OptimAttrLaunches:
+		return "BS_OPTIM_ATTR_LAUNCHES"
+	}
+	return "bs_optim_attr_t(" + strconv.Itoa(int(v)) + ")"
+}
+
+// OptimOp is bs_optim_op_t: the execute functions, for bs_optim_get_workspace_size().
+type OptimOp int32
+
+// The values of bs_optim_op_t.
+const (
+	// bs_optim_adam()
+	OptimOpAdam OptimOp = 0 // BS_OPTIM_OP_ADAM
+	// bs_optim_adafactor()
+	OptimOpAdafactor OptimOp = 1 // BS_OPTIM_OP_ADAFACTOR
+	// bs_optim_ema()
+	OptimOpEma OptimOp = 2 // BS_OPTIM_OP_EMA
+	// bs_optim_global_norm()
+	OptimOpGlobalNorm OptimOp = 3 // BS_OPTIM_OP_GLOBAL_NORM
+)
+
+// String is the C name of the value ("BS_OPTIM_OP_ADAM").
+func (v OptimOp) String() string {
+	switch v {
+	case OptimOpAdam:
+		return "BS_OPTIM_OP_ADAM"
+	case OptimOpAdafactor:
+		return "BS_OPTIM_OP_ADAFACTOR"
+	case OptimOpEma:
+		return "BS_OPTIM_OP_EMA"
+	case OptimOpGlobalNorm:
+		return "BS_OPTIM_OP_GLOBAL_NORM"
+	}
+	return "bs_optim_op_t(" + strconv.Itoa(int(v)) + ")"
+}
+
+// AdamMode is bs_adam_mode_t: how Adam treats weight decay.
+type AdamMode int32
+
+// The values of bs_adam_mode_t.
+const (
+	// Adam: `g += weight_decay·p` after the filter and scales (torch.optim.Adam).
+	AdamModeL2 AdamMode = 0 // BS_ADAM_L2
+	// AdamW: `p *= 1 - lr·weight_decay` before the update (torch.optim.AdamW).
+	AdamModeAdamw AdamMode = 1 // BS_ADAM_ADAMW
+)
+
+// String is the C name of the value ("BS_ADAM_L2").
+func (v AdamMode) String() string {
+	switch v {
+	case AdamModeL2:
+		return "BS_ADAM_L2"
+	case AdamModeAdamw:
+		return "BS_ADAM_ADAMW"
+	}
+	return "bs_adam_mode_t(" + strconv.Itoa(int(v)) + ")"
+}
+
+// AdamEpsMode is bs_adam_eps_mode_t: where Adam adds epsilon.
+type AdamEpsMode int32
+
+// The values of bs_adam_eps_mode_t.
+const (
+	// `p -= lr/(1-β1ᵗ) · m / (sqrt(v)/sqrt(1-β2ᵗ) + eps)` (PyTorch).
+	AdamEpsModeTorch AdamEpsMode = 0 // BS_ADAM_EPS_TORCH
+	// `p -= lr·sqrt(1-β2ᵗ)/(1-β1ᵗ) · m / (sqrt(v) + eps)` (the original's host-side `lr_t`).
+	AdamEpsModeOriginal AdamEpsMode = 1 // BS_ADAM_EPS_ORIGINAL
+)
+
+// String is the C name of the value ("BS_ADAM_EPS_TORCH").
+func (v AdamEpsMode) String() string {
+	switch v {
+	case AdamEpsModeTorch:
+		return "BS_ADAM_EPS_TORCH"
+	case AdamEpsModeOriginal:
+		return "BS_ADAM_EPS_ORIGINAL"
+	}
+	return "bs_adam_eps_mode_t(" + strconv.Itoa(int(v)) + ")"
+}

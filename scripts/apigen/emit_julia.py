@@ -33,7 +33,7 @@ def _ident(name: str) -> str:
     return name + "_" if name in _KEYWORDS else name
 
 
-def julia_type(api: cheader.Api, t: cheader.CType, where: str, is_return: bool = False) -> str:
+def julia_type(api: cheader.Api, t: cheader.CType, where: str, is_return: bool = False, field: bool = False) -> str:
     """The ccall type of a C type. Params structs go by `Ref{T}` (T is a mutable struct, so a
     `T` or a `Ref{T}` may be passed); data pointers are typed `Ptr{T}` (arrays and Refs convert)."""
     t = t.decayed()
@@ -41,6 +41,8 @@ def julia_type(api: cheader.Api, t: cheader.CType, where: str, is_return: bool =
     if is_return and kind == "builtin" and target == "char" and len(ptrs) == 1:
         return "Cstring"
     if kind == "struct":
+        if field and not ptrs:
+            return target  # a struct field by value: an immutable (inline, isbits) Julia struct
         if len(ptrs) != 1:
             raise cheader.ParseError(f"{where}: struct {target} must be passed by pointer")
         inner = f"Ref{{{target}}}"
@@ -55,7 +57,7 @@ def julia_type(api: cheader.Api, t: cheader.CType, where: str, is_return: bool =
 
 def _julia_field(api, f: cheader.Field, where: str) -> str:
     t = cheader.CType(f.type.base, f.type.const, f.type.ptrs)
-    base = julia_type(api, t, where)
+    base = julia_type(api, t, where, field=True)
     for n in reversed(f.type.array):
         base = f"NTuple{{{n},{base}}}"
     return base
@@ -65,7 +67,9 @@ def _zero(api, f: cheader.Field, where: str) -> str:
     ty = _julia_field(api, f, where)
     if f.type.array:
         return f"ntuple(_ -> zero({julia_type(api, cheader.CType(f.type.base), where)}), {f.type.array[0]})"
-    return "C_NULL" if ty.startswith("Ptr{") else f"zero({ty})"
+    if ty.startswith("Ptr{"):
+        return "C_NULL"
+    return f"{ty}()" if api.resolve(f.type.decayed(), where)[0] == "struct" else f"zero({ty})"
 
 
 def _ccall(sig: str, fp: str, name: str, ret: str, types: list, names: list) -> list:
@@ -102,6 +106,10 @@ def emit(api: cheader.Api) -> str:
            "`BLOCKSPARSE_EXPERIMENTAL` sections. The safe API is the enclosing module `Blocksparse`.",
            '"""', "module LibBlocksparse", "", "using Libdl"]
     fptrs = []
+    # Structs that other structs hold by value are immutable in Julia, so that they are stored inline
+    # (a mutable struct field would be a reference, not the C layout).
+    inline = {f.type.base for h in api.headers for st in h.structs for f in st.fields
+              if not f.type.ptrs and api.resolve(cheader.CType(f.type.base), st.name)[0] == "struct"}
     for h in api.headers:
         section = []
         for d in h.defines:
@@ -122,7 +130,7 @@ def emit(api: cheader.Api) -> str:
         for s in h.structs:
             where = f"{h.name}: {s.name}"
             section += _jdoc(s.brief or s.name)
-            section.append(f"mutable struct {s.name}")
+            section.append(f"{'struct' if s.name in inline else 'mutable struct'} {s.name}")
             section += [f"    {_ident(f.name)}::{_julia_field(api, f, where)}" for f in s.fields]
             section.append("end")
             zeros = [_zero(api, f, where) for f in s.fields]

@@ -16,7 +16,7 @@ _SCALARS = {
 _ENUM = "ctypes.c_int32"
 
 
-def ctype_of(api: cheader.Api, t: cheader.CType, where: str, is_return: bool = False) -> str:
+def ctype_of(api: cheader.Api, t: cheader.CType, where: str, is_return: bool = False, field: bool = False) -> str:
     """The ctypes type of a parameter, field or return value.
 
     Data pointers are c_void_p, which takes an int address, None, a ctypes array or byref(); only
@@ -35,6 +35,8 @@ def ctype_of(api: cheader.Api, t: cheader.CType, where: str, is_return: bool = F
             return _ENUM
         if kind == "handle":
             return "ctypes.c_void_p"
+        if field:
+            return target  # a struct member of a struct (defined earlier in the header)
         raise cheader.ParseError(f"{where}: struct {target} passed by value (the C ABI rules forbid it)")
     if len(ptrs) == 1:
         if kind == "builtin" and target == "char":
@@ -48,7 +50,7 @@ def ctype_of(api: cheader.Api, t: cheader.CType, where: str, is_return: bool = F
 
 
 def _field_type(api, f: cheader.Field, where: str) -> str:
-    base = ctype_of(api, cheader.CType(f.type.base, f.type.const, f.type.ptrs), where)
+    base = ctype_of(api, cheader.CType(f.type.base, f.type.const, f.type.ptrs), where, field=True)
     for n in reversed(f.type.array):
         base = f"{base} * {n}"
     return base

@@ -214,7 +214,8 @@ const _fp_bsmm_destroy = Ref{Ptr{Cvoid}}(C_NULL)
     bsmm_destroy(plan)
 
 Destroys a plan and frees its host and device memory. NULL is a no-op. Must not race with other calls using the same
-plan; work already enqueued on a stream that reads the plan's tables must have completed (CUDA plans).
+plan; work already enqueued on a stream that reads the plan's tables must have completed (CUDA plans). After this call
+the handle is dangling: destroying it again or passing it to any function is undefined behaviour (as with free()).
 """
 bsmm_destroy(plan) = ccall(_fptr(_fp_bsmm_destroy, :bsmm_destroy), bs_status_t, (bsmm_plan_t,), plan)
 const _fp_bsmm_get_attr = Ref{Ptr{Cvoid}}(C_NULL)
@@ -359,6 +360,494 @@ bsmm_l2_normalize_grad(plan, dy, w, gain, dw, dgain, epsilon, workspace, workspa
            Csize_t, bs_stream_t),
           plan, dy, w, gain, dw, dgain, epsilon, workspace, workspace_bytes, stream)
 
+# bst.h -------------------------------------------------------------------------------------------
+"""Opaque bst plan: layout, lookup tables, work lists and backend state, made by bst_create()."""
+const bst_plan_t = Ptr{Cvoid}
+"""Read-only view of a bst plan (every execute and query function takes this)."""
+const const_bst_plan_t = Ptr{Cvoid}
+"""Order of the dimensions of q, k, v, o and their gradients."""
+const bst_format_t = Int32
+const BST_FORMAT_BSHD = bst_format_t(0)
+const BST_FORMAT_BHSD = bst_format_t(1)
+"""Integer properties of a plan, read with bst_get_attr()."""
+const bst_attr_t = Int32
+const BST_ATTR_BLOCK_SIZE = bst_attr_t(0)
+const BST_ATTR_HEADS = bst_attr_t(1)
+const BST_ATTR_HEAD_DIM = bst_attr_t(2)
+const BST_ATTR_LAYOUT_HEADS = bst_attr_t(3)
+const BST_ATTR_QUERY_BLOCKS = bst_attr_t(4)
+const BST_ATTR_KEY_BLOCKS = bst_attr_t(5)
+const BST_ATTR_QUERY_LEN = bst_attr_t(6)
+const BST_ATTR_KEY_LEN = bst_attr_t(7)
+const BST_ATTR_LAYOUT_BLOCKS = bst_attr_t(8)
+const BST_ATTR_SCORE_BLOCKS = bst_attr_t(9)
+const BST_ATTR_MAX_ROW_BLOCKS = bst_attr_t(10)
+const BST_ATTR_MAX_COL_BLOCKS = bst_attr_t(11)
+const BST_ATTR_DTYPE = bst_attr_t(12)
+const BST_ATTR_FORMAT = bst_attr_t(13)
+const BST_ATTR_CAUSAL = bst_attr_t(14)
+const BST_ATTR_AUTOREGRESS_AT_KEY = bst_attr_t(15)
+const BST_ATTR_HAS_BLOCK_MASKS = bst_attr_t(16)
+const BST_ATTR_BACKEND = bst_attr_t(17)
+const BST_ATTR_DEVICE = bst_attr_t(18)
+const BST_ATTR_NUM_THREADS = bst_attr_t(19)
+"""The tensors of the ops, for bst_get_shape()."""
+const bst_tensor_t = Int32
+const BST_TENSOR_QUERY = bst_tensor_t(0)
+const BST_TENSOR_KEY = bst_tensor_t(1)
+const BST_TENSOR_SCORES = bst_tensor_t(2)
+const BST_TENSOR_LSE = bst_tensor_t(3)
+"""The execute functions, for bst_get_workspace_size()."""
+const bst_op_t = Int32
+const BST_OP_SDD = bst_op_t(0)
+const BST_OP_SOFTMAX = bst_op_t(1)
+const BST_OP_SOFTMAX_GRAD = bst_op_t(2)
+const BST_OP_DSD = bst_op_t(3)
+const BST_OP_DSD_T = bst_op_t(4)
+const BST_OP_ATTENTION_FPROP = bst_op_t(5)
+const BST_OP_ATTENTION_BPROP = bst_op_t(6)
+"""Creation parameters of a bst plan. Fill with bst_params_init() (or `BST_PARAMS_INIT`) before setting fields: fields
+are only ever appended, and struct_size tells the library which ones the caller knows."""
+mutable struct bst_params_t
+    struct_size::UInt32
+    backend::Int32
+    device::Int32
+    block_size::Int32
+    heads::Int32
+    head_dim::Int32
+    dtype::Int32
+    format::Int32
+    causal::Int32
+    num_threads::Int32
+    autoregress_at_key::Int64
+end
+bst_params_t() = bst_params_t(zero(UInt32), zero(Int32), zero(Int32), zero(Int32), zero(Int32), zero(Int32),
+    zero(Int32), zero(Int32), zero(Int32), zero(Int32), zero(Int64))
+const _fp_bst_params_init = Ref{Ptr{Cvoid}}(C_NULL)
+"""
+    bst_params_init(params, struct_size)
+
+Fills `params` with the defaults documented on each field and sets struct_size.
+"""
+bst_params_init(params, struct_size) =
+    ccall(_fptr(_fp_bst_params_init, :bst_params_init), bs_status_t,
+          (Ref{bst_params_t}, Csize_t),
+          params, struct_size)
+const _fp_bst_create = Ref{Ptr{Cvoid}}(C_NULL)
+"""
+    bst_create(plan, params, layout, layout_heads, QB, KB, block_masks)
+
+Creates a plan from a dense 0/1 block layout.
+"""
+bst_create(plan, params, layout, layout_heads, QB, KB, block_masks) =
+    ccall(_fptr(_fp_bst_create, :bst_create), bs_status_t,
+          (Ptr{bst_plan_t}, Ref{bst_params_t}, Ptr{UInt8}, Int64, Int64, Int64, Ptr{UInt8}),
+          plan, params, layout, layout_heads, QB, KB, block_masks)
+const _fp_bst_create_kv_blocks = Ref{Ptr{Cvoid}}(C_NULL)
+"""
+    bst_create_kv_blocks(plan, params, layout_heads, QB, KB, kv_num_blocks, kv_indices, kv_indices_stride, block_masks)
+
+Creates a plan from per-query-block counts and key-block indices: FlexAttention's `BlockMask(kv_num_blocks, kv_indices)`
+and cuDNN's / FlashInfer's `q2k` form (without the batch dimension). Query block `i` of layout head `h` attends to the
+key blocks `kv_indices[(h·QB + i)·kv_indices_stride + e]` for `e < kv_num_blocks[h·QB + i]`, in any order without
+repeats; entries past the count are not read. The plan is the same as bst_create() of the equivalent dense layout
+(blocks numbered in sorted order, which block_masks follow).
+"""
+bst_create_kv_blocks(plan, params, layout_heads, QB, KB, kv_num_blocks, kv_indices, kv_indices_stride, block_masks) =
+    ccall(_fptr(_fp_bst_create_kv_blocks, :bst_create_kv_blocks), bs_status_t,
+          (Ptr{bst_plan_t}, Ref{bst_params_t}, Int64, Int64, Int64, Ptr{Int32}, Ptr{Int32}, Int64, Ptr{UInt8}),
+          plan, params, layout_heads, QB, KB, kv_num_blocks, kv_indices, kv_indices_stride, block_masks)
+const _fp_bst_destroy = Ref{Ptr{Cvoid}}(C_NULL)
+"""
+    bst_destroy(plan)
+
+Destroys a plan and frees its host and device memory. NULL is a no-op. Must not race with other calls using the plan;
+work already enqueued that reads the plan's tables must have completed (CUDA plans).
+"""
+bst_destroy(plan) = ccall(_fptr(_fp_bst_destroy, :bst_destroy), bs_status_t, (bst_plan_t,), plan)
+const _fp_bst_get_attr = Ref{Ptr{Cvoid}}(C_NULL)
+"""
+    bst_get_attr(plan, attr, value)
+
+Reads one integer property of a plan.
+"""
+bst_get_attr(plan, attr, value) =
+    ccall(_fptr(_fp_bst_get_attr, :bst_get_attr), bs_status_t,
+          (const_bst_plan_t, bst_attr_t, Ptr{Int64}),
+          plan, attr, value)
+const _fp_bst_get_shape = Ref{Ptr{Cvoid}}(C_NULL)
+"""
+    bst_get_shape(plan, tensor, batch, shape, ndim)
+
+Shape of one of the op tensors for `batch` sequences, outermost dimension first.
+"""
+bst_get_shape(plan, tensor, batch, shape, ndim) =
+    ccall(_fptr(_fp_bst_get_shape, :bst_get_shape), bs_status_t,
+          (const_bst_plan_t, bst_tensor_t, Int64, Ptr{Int64}, Ptr{Int32}),
+          plan, tensor, batch, shape, ndim)
+const _fp_bst_block_coord = Ref{Ptr{Cvoid}}(C_NULL)
+"""
+    bst_block_coord(plan, block, head, q_block, k_block)
+
+Head, query block and key block of score block `block` (see "Block order").
+"""
+bst_block_coord(plan, block, head, q_block, k_block) =
+    ccall(_fptr(_fp_bst_block_coord, :bst_block_coord), bs_status_t,
+          (const_bst_plan_t, Int64, Ptr{Int64}, Ptr{Int64}, Ptr{Int64}),
+          plan, block, head, q_block, k_block)
+const _fp_bst_get_layout = Ref{Ptr{Cvoid}}(C_NULL)
+"""
+    bst_get_layout(plan, layout, layout_len)
+
+Copies the plan's layout as a dense `(layout_heads, QB, KB)` 0/1 byte array.
+"""
+bst_get_layout(plan, layout, layout_len) =
+    ccall(_fptr(_fp_bst_get_layout, :bst_get_layout), bs_status_t,
+          (const_bst_plan_t, Ptr{UInt8}, Int64),
+          plan, layout, layout_len)
+const _fp_bst_get_workspace_size = Ref{Ptr{Cvoid}}(C_NULL)
+"""
+    bst_get_workspace_size(plan, op, batch, bytes)
+
+Workspace bytes that `op` needs on this plan for `batch` sequences (the same size serves any smaller batch). It may be
+0; a call with that size accepts a NULL workspace. CPU plans keep per-thread fp32 tiles there; CUDA plans the backward's
+row sums `Σ do·o` (fp32, batch·H·Sq).
+"""
+bst_get_workspace_size(plan, op, batch, bytes) =
+    ccall(_fptr(_fp_bst_get_workspace_size, :bst_get_workspace_size), bs_status_t,
+          (const_bst_plan_t, bst_op_t, Int64, Ptr{Csize_t}),
+          plan, op, batch, bytes)
+const _fp_bst_sdd = Ref{Ptr{Cvoid}}(C_NULL)
+"""
+    bst_sdd(plan, batch, a, b, scores, workspace, workspace_bytes, stream)
+
+SDD (sparse = dense·denseᵀ, the original's `BlocksparseTransformerNT`, `query_key_op`): for every score block `(h, i,
+j)`, `scores[n, blk] = a[n, rows of block i, h]·b[n, rows of block j, h]ᵀ` (`b × b`, row = query position). Block masks
+and causality do not apply here (they apply in bst_softmax()). Forward: `a = q`, `b = k`; the gradient of the
+probabilities: `a = do`, `b = v`.
+"""
+bst_sdd(plan, batch, a, b, scores, workspace, workspace_bytes, stream) =
+    ccall(_fptr(_fp_bst_sdd, :bst_sdd), bs_status_t,
+          (const_bst_plan_t, Int64, Ptr{Cvoid}, Ptr{Cvoid}, Ptr{Cvoid}, Ptr{Cvoid}, Csize_t, bs_stream_t),
+          plan, batch, a, b, scores, workspace, workspace_bytes, stream)
+const _fp_bst_softmax = Ref{Ptr{Cvoid}}(C_NULL)
+"""
+    bst_softmax(plan, batch, scores, scale, probs, workspace, workspace_bytes, stream)
+
+Masked block softmax (the original's `BlocksparseMaskedSoftmax`, `masked_softmax`): for every query row, `probs =
+softmax(scale·scores)` over its allowed keys in all the blocks of its row (layout, block masks, causal); disallowed keys
+get 0; a row with no allowed key is all 0.
+"""
+bst_softmax(plan, batch, scores, scale, probs, workspace, workspace_bytes, stream) =
+    ccall(_fptr(_fp_bst_softmax, :bst_softmax), bs_status_t,
+          (const_bst_plan_t, Int64, Ptr{Cvoid}, Float32, Ptr{Cvoid}, Ptr{Cvoid}, Csize_t, bs_stream_t),
+          plan, batch, scores, scale, probs, workspace, workspace_bytes, stream)
+const _fp_bst_softmax_grad = Ref{Ptr{Cvoid}}(C_NULL)
+"""
+    bst_softmax_grad(plan, batch, probs, dprobs, scale, dscores, workspace, workspace_bytes, stream)
+
+Gradient of bst_softmax() (the original's `BlocksparseSoftmaxGrad`): `dscores = scale·probs∘(dprobs − Σ_row
+probs∘dprobs)`, the sum over the whole query row.
+"""
+bst_softmax_grad(plan, batch, probs, dprobs, scale, dscores, workspace, workspace_bytes, stream) =
+    ccall(_fptr(_fp_bst_softmax_grad, :bst_softmax_grad), bs_status_t,
+          (const_bst_plan_t, Int64, Ptr{Cvoid}, Ptr{Cvoid}, Float32, Ptr{Cvoid}, Ptr{Cvoid}, Csize_t, bs_stream_t),
+          plan, batch, probs, dprobs, scale, dscores, workspace, workspace_bytes, stream)
+const _fp_bst_dsd = Ref{Ptr{Cvoid}}(C_NULL)
+"""
+    bst_dsd(plan, batch, scores, b, out, workspace, workspace_bytes, stream)
+
+DSD (dense = sparse·dense, the original's `BlocksparseTransformerNN`, `weight_value_op`): `out[n, rows of block i, h] =
+Σ_{blocks (h, i, j)} scores[n, blk]·b[n, rows of block j, h]`. Query rows whose layout row is empty get 0. Forward: `o =
+P·v`; gradients: `dq = dS·k`.
+"""
+bst_dsd(plan, batch, scores, b, out, workspace, workspace_bytes, stream) =
+    ccall(_fptr(_fp_bst_dsd, :bst_dsd), bs_status_t,
+          (const_bst_plan_t, Int64, Ptr{Cvoid}, Ptr{Cvoid}, Ptr{Cvoid}, Ptr{Cvoid}, Csize_t, bs_stream_t),
+          plan, batch, scores, b, out, workspace, workspace_bytes, stream)
+const _fp_bst_dsd_t = Ref{Ptr{Cvoid}}(C_NULL)
+"""
+    bst_dsd_t(plan, batch, scores, a, out, workspace, workspace_bytes, stream)
+
+Transposed DSD (dense = sparseᵀ·dense, the original's `BlocksparseTransformerTN`): `out[n, rows of block j, h] =
+Σ_{blocks (h, i, j)} scores[n, blk]ᵀ·a[n, rows of block i, h]`. Key rows whose layout column is empty get 0. Gradients:
+`dv = Pᵀ·do`, `dk = dSᵀ·q`.
+"""
+bst_dsd_t(plan, batch, scores, a, out, workspace, workspace_bytes, stream) =
+    ccall(_fptr(_fp_bst_dsd_t, :bst_dsd_t), bs_status_t,
+          (const_bst_plan_t, Int64, Ptr{Cvoid}, Ptr{Cvoid}, Ptr{Cvoid}, Ptr{Cvoid}, Csize_t, bs_stream_t),
+          plan, batch, scores, a, out, workspace, workspace_bytes, stream)
+const _fp_bst_attention_fprop = Ref{Ptr{Cvoid}}(C_NULL)
+"""
+    bst_attention_fprop(plan, batch, q, k, v, scale, keep_prob, seed, offset, o, lse, workspace, workspace_bytes, stream)
+
+Fused block-sparse attention: `o = dropout(softmax(scale·q·kᵀ + mask))·v` over the plan's blocks, never materialising
+the scores (online softmax), and `lse[n, h, s] = log Σ_t exp(scale·q_s·k_t)` over the allowed keys (natural log; -inf
+for a row with none, whose output is 0).
+"""
+bst_attention_fprop(plan, batch, q, k, v, scale, keep_prob, seed, offset, o, lse, workspace, workspace_bytes, stream) =
+    ccall(_fptr(_fp_bst_attention_fprop, :bst_attention_fprop), bs_status_t,
+          (const_bst_plan_t, Int64, Ptr{Cvoid}, Ptr{Cvoid}, Ptr{Cvoid}, Float32, Float32, UInt64, UInt64, Ptr{Cvoid},
+           Ptr{Float32}, Ptr{Cvoid}, Csize_t, bs_stream_t),
+          plan, batch, q, k, v, scale, keep_prob, seed, offset, o, lse, workspace, workspace_bytes, stream)
+const _fp_bst_attention_bprop = Ref{Ptr{Cvoid}}(C_NULL)
+"""
+    bst_attention_bprop(plan, batch, q, k, v, o, dout, lse, scale, keep_prob, seed, offset, dq, dk, dv, workspace, workspace_bytes, stream)
+
+Backward of bst_attention_fprop(): with `P = exp(scale·q·kᵀ − lse)` on the allowed keys, `Z = M/keep_prob` the dropout
+scale, `dv = (P∘Z)ᵀ·do`, `dP = (do·vᵀ)∘Z`, `δ_s = Σ do_s·o_s`, `dS = P∘(dP − δ)`, `dq = scale·dS·k`, `dk = scale·dSᵀ·q`.
+Key rows that no query attends get dk = dv = 0; query rows with no allowed key get dq = 0.
+"""
+bst_attention_bprop(plan, batch, q, k, v, o, dout, lse, scale, keep_prob, seed, offset, dq, dk, dv, workspace, workspace_bytes, stream) =
+    ccall(_fptr(_fp_bst_attention_bprop, :bst_attention_bprop), bs_status_t,
+          (const_bst_plan_t, Int64, Ptr{Cvoid}, Ptr{Cvoid}, Ptr{Cvoid}, Ptr{Cvoid}, Ptr{Cvoid}, Ptr{Float32}, Float32,
+           Float32, UInt64, UInt64, Ptr{Cvoid}, Ptr{Cvoid}, Ptr{Cvoid}, Ptr{Cvoid}, Csize_t, bs_stream_t),
+          plan, batch, q, k, v, o, dout, lse, scale, keep_prob, seed, offset, dq, dk, dv, workspace, workspace_bytes,
+          stream)
+
+# bsconv.h ----------------------------------------------------------------------------------------
+"""Opaque bsconv plan, made once by bsconv_create()."""
+const bsconv_plan_t = Ptr{Cvoid}
+"""Read-only view of a bsconv plan."""
+const const_bsconv_plan_t = Ptr{Cvoid}
+"""Activation layout."""
+const bsconv_layout_t = Int32
+const BSCONV_LAYOUT_CHANNELS_FIRST = bsconv_layout_t(0)
+const BSCONV_LAYOUT_CHANNELS_LAST = bsconv_layout_t(1)
+"""Padding rule."""
+const bsconv_padding_t = Int32
+const BSCONV_PADDING_SAME = bsconv_padding_t(0)
+const BSCONV_PADDING_VALID = bsconv_padding_t(1)
+const BSCONV_PADDING_EXPLICIT = bsconv_padding_t(2)
+"""Integer properties of a plan (bsconv_get_attr())."""
+const bsconv_attr_t = Int32
+const BSCONV_ATTR_C = bsconv_attr_t(0)
+const BSCONV_ATTR_K = bsconv_attr_t(1)
+const BSCONV_ATTR_BLOCKS = bsconv_attr_t(2)
+const BSCONV_ATTR_FILTER_SIZE = bsconv_attr_t(3)
+const BSCONV_ATTR_DTYPE = bsconv_attr_t(4)
+const BSCONV_ATTR_BACKEND = bsconv_attr_t(5)
+const BSCONV_ATTR_LAYOUT = bsconv_attr_t(6)
+const BSCONV_ATTR_DECONV = bsconv_attr_t(7)
+const BSCONV_ATTR_EDGE_ENTRIES = bsconv_attr_t(8)
+const BSCONV_ATTR_NUM_THREADS = bsconv_attr_t(9)
+const BSCONV_ATTR_PAD_D = bsconv_attr_t(10)
+const BSCONV_ATTR_PAD_H = bsconv_attr_t(11)
+const BSCONV_ATTR_PAD_W = bsconv_attr_t(12)
+"""The execute functions, for bsconv_get_workspace_size()."""
+const bsconv_op_t = Int32
+const BSCONV_OP_FPROP = bsconv_op_t(0)
+const BSCONV_OP_BPROP = bsconv_op_t(1)
+const BSCONV_OP_UPDAT = bsconv_op_t(2)
+const BSCONV_OP_EDGE_BIAS_FPROP = bsconv_op_t(3)
+const BSCONV_OP_EDGE_BIAS_BPROP = bsconv_op_t(4)
+const BSCONV_OP_L2_NORMALIZE = bsconv_op_t(5)
+const BSCONV_OP_L2_NORMALIZE_GRAD = bsconv_op_t(6)
+"""Creation parameters. Fill with bsconv_params_init() (or `BSCONV_PARAMS_INIT`) before setting fields. Array fields are
+ordered depth, height, width."""
+mutable struct bsconv_params_t
+    struct_size::UInt32
+    backend::Int32
+    device::Int32
+    dtype::Int32
+    layout::Int32
+    deconv::Int32
+    padding::Int32
+    num_threads::Int32
+    C::Int64
+    K::Int64
+    filter::NTuple{3,Int32}
+    stride::NTuple{3,Int32}
+    dilation::NTuple{3,Int32}
+    pad::NTuple{3,Int32}
+    input::NTuple{3,Int64}
+    output::NTuple{3,Int64}
+end
+bsconv_params_t() = bsconv_params_t(zero(UInt32), zero(Int32), zero(Int32), zero(Int32), zero(Int32), zero(Int32),
+    zero(Int32), zero(Int32), zero(Int64), zero(Int64), ntuple(_ -> zero(Int32), 3), ntuple(_ -> zero(Int32), 3),
+    ntuple(_ -> zero(Int32), 3), ntuple(_ -> zero(Int32), 3), ntuple(_ -> zero(Int64), 3), ntuple(_ -> zero(Int64), 3))
+const _fp_bsconv_params_init = Ref{Ptr{Cvoid}}(C_NULL)
+"""
+    bsconv_params_init(params, struct_size)
+
+Fills `params` with the defaults documented on each field.
+"""
+bsconv_params_init(params, struct_size) =
+    ccall(_fptr(_fp_bsconv_params_init, :bsconv_params_init), bs_status_t,
+          (Ref{bsconv_params_t}, Csize_t),
+          params, struct_size)
+const _fp_bsconv_create = Ref{Ptr{Cvoid}}(C_NULL)
+"""
+    bsconv_create(plan, params, n_blocks, c_ptr, c_idx, k_ptr, k_idx)
+
+Creates a plan from a list of blocks, in CSR form: block `b` has input channels `c_idx[c_ptr[b] .. c_ptr[b+1]-1]` and
+output channels `k_idx[k_ptr[b] .. k_ptr[b+1]-1]`. For a deconvolution, `c_idx` are channels of the deconvolution's
+input and `k_idx` of its output.
+"""
+bsconv_create(plan, params, n_blocks, c_ptr, c_idx, k_ptr, k_idx) =
+    ccall(_fptr(_fp_bsconv_create, :bsconv_create), bs_status_t,
+          (Ptr{bsconv_plan_t}, Ref{bsconv_params_t}, Int64, Ptr{Int64}, Ptr{Int64}, Ptr{Int64}, Ptr{Int64}),
+          plan, params, n_blocks, c_ptr, c_idx, k_ptr, k_idx)
+const _fp_bsconv_create_uniform = Ref{Ptr{Cvoid}}(C_NULL)
+"""
+    bsconv_create_uniform(plan, params, layout, CB, KB, block_size)
+
+Creates a plan from a uniform channel-block layout (as bsmm): a `CB × KB` 0/1 matrix, `layout[c*KB + k] = 1` connecting
+channels `c·bs .. c·bs+bs−1` to `k·bs .. k·bs+bs−1`. Blocks are in row-major order of `(c, k)`. `params->C` and
+`params->K` must be 0 or `CB·bs`, `KB·bs`.
+"""
+bsconv_create_uniform(plan, params, layout, CB, KB, block_size) =
+    ccall(_fptr(_fp_bsconv_create_uniform, :bsconv_create_uniform), bs_status_t,
+          (Ptr{bsconv_plan_t}, Ref{bsconv_params_t}, Ptr{UInt8}, Int64, Int64, Int64),
+          plan, params, layout, CB, KB, block_size)
+const _fp_bsconv_destroy = Ref{Ptr{Cvoid}}(C_NULL)
+"""
+    bsconv_destroy(plan)
+
+Destroys a plan. NULL is a no-op. Must not race with other uses of the plan.
+"""
+bsconv_destroy(plan) = ccall(_fptr(_fp_bsconv_destroy, :bsconv_destroy), bs_status_t, (bsconv_plan_t,), plan)
+const _fp_bsconv_get_attr = Ref{Ptr{Cvoid}}(C_NULL)
+"""
+    bsconv_get_attr(plan, attr, value)
+
+Reads one property. @return `BS_STATUS_SUCCESS`, `BS_STATUS_NULL_POINTER`, `BS_STATUS_INVALID_VALUE` (unknown attr).
+Thread-safe.
+"""
+bsconv_get_attr(plan, attr, value) =
+    ccall(_fptr(_fp_bsconv_get_attr, :bsconv_get_attr), bs_status_t,
+          (const_bsconv_plan_t, bsconv_attr_t, Ptr{Int64}),
+          plan, attr, value)
+const _fp_bsconv_get_input_shape = Ref{Ptr{Cvoid}}(C_NULL)
+"""
+    bsconv_get_input_shape(plan, N, shape)
+
+Shape of the input `x` (and `dx`) for minibatch `N`: `{N, C, D, H, W}` (channels first) or `{N, D, H, W, C}`.
+"""
+bsconv_get_input_shape(plan, N, shape) =
+    ccall(_fptr(_fp_bsconv_get_input_shape, :bsconv_get_input_shape), bs_status_t,
+          (const_bsconv_plan_t, Int64, Ptr{Int64}),
+          plan, N, shape)
+const _fp_bsconv_get_output_shape = Ref{Ptr{Cvoid}}(C_NULL)
+"""
+    bsconv_get_output_shape(plan, N, shape)
+
+Shape of the output `y` (and `dy`): `{N, K, M, P, Q}` or `{N, M, P, Q, K}`.
+"""
+bsconv_get_output_shape(plan, N, shape) =
+    ccall(_fptr(_fp_bsconv_get_output_shape, :bsconv_get_output_shape), bs_status_t,
+          (const_bsconv_plan_t, Int64, Ptr{Int64}),
+          plan, N, shape)
+const _fp_bsconv_get_block = Ref{Ptr{Cvoid}}(C_NULL)
+"""
+    bsconv_get_block(plan, block, offset, shape)
+
+Block `block`'s place in the filter: its element offset and its shape `{|K_b|, |C_b|, T, R, S}` (conv) or `{|C_b|,
+|K_b|, T, R, S}` (deconv).
+"""
+bsconv_get_block(plan, block, offset, shape) =
+    ccall(_fptr(_fp_bsconv_get_block, :bsconv_get_block), bs_status_t,
+          (const_bsconv_plan_t, Int64, Ptr{Int64}, Ptr{Int64}),
+          plan, block, offset, shape)
+const _fp_bsconv_get_workspace_size = Ref{Ptr{Cvoid}}(C_NULL)
+"""
+    bsconv_get_workspace_size(plan, op, N, bytes)
+
+Workspace bytes of `op` for minibatch up to `N` (0 on the CPU backend today; a call with 0 accepts a NULL workspace).
+@return `BS_STATUS_SUCCESS`, `BS_STATUS_NULL_POINTER`, `BS_STATUS_INVALID_VALUE` (op, N < 0). Thread-safe.
+"""
+bsconv_get_workspace_size(plan, op, N, bytes) =
+    ccall(_fptr(_fp_bsconv_get_workspace_size, :bsconv_get_workspace_size), bs_status_t,
+          (const_bsconv_plan_t, bsconv_op_t, Int64, Ptr{Csize_t}),
+          plan, op, N, bytes)
+const _fp_bsconv_fprop = Ref{Ptr{Cvoid}}(C_NULL)
+"""
+    bsconv_fprop(plan, N, x, f, y, alpha, beta, workspace, workspace_bytes, stream)
+
+Forward: `y = alpha·conv(x, F) + beta·y` (deconv: the transposed convolution).
+"""
+bsconv_fprop(plan, N, x, f, y, alpha, beta, workspace, workspace_bytes, stream) =
+    ccall(_fptr(_fp_bsconv_fprop, :bsconv_fprop), bs_status_t,
+          (const_bsconv_plan_t, Int64, Ptr{Cvoid}, Ptr{Cvoid}, Ptr{Cvoid}, Float32, Float32, Ptr{Cvoid}, Csize_t,
+           bs_stream_t),
+          plan, N, x, f, y, alpha, beta, workspace, workspace_bytes, stream)
+const _fp_bsconv_bprop = Ref{Ptr{Cvoid}}(C_NULL)
+"""
+    bsconv_bprop(plan, N, dy, f, dx, alpha, beta, workspace, workspace_bytes, stream)
+
+Backward for the input: `dx = alpha·convᵀ(dy, F) + beta·dx`; dy has the output shape, dx the input shape. @return As
+bsconv_fprop().
+"""
+bsconv_bprop(plan, N, dy, f, dx, alpha, beta, workspace, workspace_bytes, stream) =
+    ccall(_fptr(_fp_bsconv_bprop, :bsconv_bprop), bs_status_t,
+          (const_bsconv_plan_t, Int64, Ptr{Cvoid}, Ptr{Cvoid}, Ptr{Cvoid}, Float32, Float32, Ptr{Cvoid}, Csize_t,
+           bs_stream_t),
+          plan, N, dy, f, dx, alpha, beta, workspace, workspace_bytes, stream)
+const _fp_bsconv_updat = Ref{Ptr{Cvoid}}(C_NULL)
+"""
+    bsconv_updat(plan, N, x, dy, df, alpha, beta, workspace, workspace_bytes, stream)
+
+Filter gradient: `dF = alpha·Σ_{n, positions} dy ⊗ x + beta·dF` (N = 0 gives `beta·dF`).
+"""
+bsconv_updat(plan, N, x, dy, df, alpha, beta, workspace, workspace_bytes, stream) =
+    ccall(_fptr(_fp_bsconv_updat, :bsconv_updat), bs_status_t,
+          (const_bsconv_plan_t, Int64, Ptr{Cvoid}, Ptr{Cvoid}, Ptr{Cvoid}, Float32, Float32, Ptr{Cvoid}, Csize_t,
+           bs_stream_t),
+          plan, N, x, dy, df, alpha, beta, workspace, workspace_bytes, stream)
+const _fp_bsconv_edge_bias_fprop = Ref{Ptr{Cvoid}}(C_NULL)
+"""
+    bsconv_edge_bias_fprop(plan, N, x, g, b, y, workspace, workspace_bytes, stream)
+
+Edge bias (the original's `ConvEdgeBias`) on the plan's output: every output position is classed by which filter taps
+fall into padding (conv: taps whose input position is outside the input; deconv: taps whose source position `(x + pad −
+t·dil)/stride` is an integer outside the input). Each pattern other than "none" is an entry `e` in `[0, E)` (E =
+`BSCONV_ATTR_EDGE_ENTRIES`), numbered by first occurrence in raster order of output positions. At such positions `y =
+x·g[e, k] + b[e, k]`; elsewhere `y = x`. g and b are fp32, `(E, K)` for channels last and `(K, E)` for channels first
+(the original's layouts). y may equal x.
+"""
+bsconv_edge_bias_fprop(plan, N, x, g, b, y, workspace, workspace_bytes, stream) =
+    ccall(_fptr(_fp_bsconv_edge_bias_fprop, :bsconv_edge_bias_fprop), bs_status_t,
+          (const_bsconv_plan_t, Int64, Ptr{Cvoid}, Ptr{Float32}, Ptr{Float32}, Ptr{Cvoid}, Ptr{Cvoid}, Csize_t,
+           bs_stream_t),
+          plan, N, x, g, b, y, workspace, workspace_bytes, stream)
+const _fp_bsconv_edge_bias_bprop = Ref{Ptr{Cvoid}}(C_NULL)
+"""
+    bsconv_edge_bias_bprop(plan, N, dy, x, g, dx, dg, db, workspace, workspace_bytes, stream)
+
+Gradients of bsconv_edge_bias_fprop(): `dx = dy·g[e, k]` (dy elsewhere), `dg[e, k] = Σ dy·x`, `db[e, k] = Σ dy` over the
+minibatch and the positions of entry e (fp32, layout of g). dx may equal dy.
+"""
+bsconv_edge_bias_bprop(plan, N, dy, x, g, dx, dg, db, workspace, workspace_bytes, stream) =
+    ccall(_fptr(_fp_bsconv_edge_bias_bprop, :bsconv_edge_bias_bprop), bs_status_t,
+          (const_bsconv_plan_t, Int64, Ptr{Cvoid}, Ptr{Cvoid}, Ptr{Float32}, Ptr{Cvoid}, Ptr{Float32}, Ptr{Float32},
+           Ptr{Cvoid}, Csize_t, bs_stream_t),
+          plan, N, dy, x, g, dx, dg, db, workspace, workspace_bytes, stream)
+const _fp_bsconv_l2_normalize = Ref{Ptr{Cvoid}}(C_NULL)
+"""
+    bsconv_l2_normalize(plan, f, gain, y, epsilon, workspace, workspace_bytes, stream)
+
+Weight normalisation (the original's `l2_normalize`): for each block and each of its output channels k (plan output
+channels, also for deconv), over the block's filter weights of k (`|C_b|·T·R·S` of them): `y = f / sqrt(max(Σ f²,
+epsilon))`, times `gain[k]` when given.
+"""
+bsconv_l2_normalize(plan, f, gain, y, epsilon, workspace, workspace_bytes, stream) =
+    ccall(_fptr(_fp_bsconv_l2_normalize, :bsconv_l2_normalize), bs_status_t,
+          (const_bsconv_plan_t, Ptr{Cvoid}, Ptr{Float32}, Ptr{Cvoid}, Float32, Ptr{Cvoid}, Csize_t, bs_stream_t),
+          plan, f, gain, y, epsilon, workspace, workspace_bytes, stream)
+const _fp_bsconv_l2_normalize_grad = Ref{Ptr{Cvoid}}(C_NULL)
+"""
+    bsconv_l2_normalize_grad(plan, dy, f, gain, df, dgain, epsilon, workspace, workspace_bytes, stream)
+
+Gradient of bsconv_l2_normalize(), per normalised row as bsmm_l2_normalize_grad(): with `s = max(Σ f², eps)`, `n =
+sqrt(s)`, `u = dy·gain[k]`: `df = (u − f·[Σ f² >= eps]·Σ(u·f)/s)/n`; `dgain[k] = Σ over the rows of k of Σ dy·f/n`.
+dgain is required with a gain and must be NULL without. df may equal dy.
+"""
+bsconv_l2_normalize_grad(plan, dy, f, gain, df, dgain, epsilon, workspace, workspace_bytes, stream) =
+    ccall(_fptr(_fp_bsconv_l2_normalize_grad, :bsconv_l2_normalize_grad), bs_status_t,
+          (const_bsconv_plan_t, Ptr{Cvoid}, Ptr{Cvoid}, Ptr{Float32}, Ptr{Cvoid}, Ptr{Float32}, Float32, Ptr{Cvoid},
+           Csize_t, bs_stream_t),
+          plan, dy, f, gain, df, dgain, epsilon, workspace, workspace_bytes, stream)
+
 # layernorm.h -------------------------------------------------------------------------------------
 """Opaque layer-norm plan (shape, options, backend), made by layernorm_create()."""
 const layernorm_plan_t = Ptr{Cvoid}
@@ -410,7 +899,8 @@ const _fp_layernorm_destroy = Ref{Ptr{Cvoid}}(C_NULL)
     layernorm_destroy(plan)
 
 Destroys a plan. Must not race with other uses of the plan; enqueued work using it may still run (the plan holds no
-device memory).
+device memory). After this call the handle is dangling: destroying it again or passing it to any function is undefined
+behaviour (as with free()).
 """
 layernorm_destroy(plan) =
     ccall(_fptr(_fp_layernorm_destroy, :layernorm_destroy), bs_status_t,
@@ -763,7 +1253,8 @@ const _fp_bs_sparse_proj_destroy = Ref{Ptr{Cvoid}}(C_NULL)
     bs_sparse_proj_destroy(plan)
 
 Destroys a plan and frees its device buffers. Enqueued work using it must have completed; must not race with other uses
-of the plan.
+of the plan. After this call the handle is dangling: destroying it again or passing it to any function is undefined
+behaviour (as with free()).
 """
 bs_sparse_proj_destroy(plan) =
     ccall(_fptr(_fp_bs_sparse_proj_destroy, :bs_sparse_proj_destroy), bs_status_t,
@@ -830,6 +1321,200 @@ bs_sparse_proj_scatter_mul_grad(plan, N, dz, x, y, dx, dy, stream) =
           (const_bs_sparse_proj_plan_t, Int64, Ptr{Cvoid}, Ptr{Cvoid}, Ptr{Cvoid}, Ptr{Cvoid}, Ptr{Cvoid}, bs_stream_t),
           plan, N, dz, x, y, dx, dy, stream)
 
+# bs_optim.h --------------------------------------------------------------------------------------
+"""Opaque optimizer plan: the tensor list, its work list and backend, made by bs_optim_create()."""
+const bs_optim_plan_t = Ptr{Cvoid}
+"""Read-only view of an optimizer plan (every execute and query function takes this)."""
+const const_bs_optim_plan_t = Ptr{Cvoid}
+"""Integer properties of a plan, read with bs_optim_get_attr()."""
+const bs_optim_attr_t = Int32
+const BS_OPTIM_ATTR_N_TENSORS = bs_optim_attr_t(0)
+const BS_OPTIM_ATTR_NUMEL = bs_optim_attr_t(1)
+const BS_OPTIM_ATTR_BACKEND = bs_optim_attr_t(2)
+const BS_OPTIM_ATTR_DEVICE = bs_optim_attr_t(3)
+const BS_OPTIM_ATTR_NUM_THREADS = bs_optim_attr_t(4)
+const BS_OPTIM_ATTR_CHUNKS = bs_optim_attr_t(5)
+const BS_OPTIM_ATTR_LAUNCHES = bs_optim_attr_t(6)
+"""The execute functions, for bs_optim_get_workspace_size()."""
+const bs_optim_op_t = Int32
+const BS_OPTIM_OP_ADAM = bs_optim_op_t(0)
+const BS_OPTIM_OP_ADAFACTOR = bs_optim_op_t(1)
+const BS_OPTIM_OP_EMA = bs_optim_op_t(2)
+const BS_OPTIM_OP_GLOBAL_NORM = bs_optim_op_t(3)
+"""How Adam treats weight decay."""
+const bs_adam_mode_t = Int32
+const BS_ADAM_L2 = bs_adam_mode_t(0)
+const BS_ADAM_ADAMW = bs_adam_mode_t(1)
+"""Where Adam adds epsilon."""
+const bs_adam_eps_mode_t = Int32
+const BS_ADAM_EPS_TORCH = bs_adam_eps_mode_t(0)
+const BS_ADAM_EPS_ORIGINAL = bs_adam_eps_mode_t(1)
+"""Creation parameters of an optimizer plan. Fill with bs_optim_params_init() (or `BS_OPTIM_PARAMS_INIT`) before setting
+fields; fields are only ever appended."""
+mutable struct bs_optim_params_t
+    struct_size::UInt32
+    backend::Int32
+    device::Int32
+    num_threads::Int32
+end
+bs_optim_params_t() = bs_optim_params_t(zero(UInt32), zero(Int32), zero(Int32), zero(Int32))
+"""The gradient filter and scale shared by every call (see the file overview)."""
+struct bs_grad_filter_t
+    grad_scale::Float32
+    saturate::Float32
+    zero_infs::Int32
+    zero_nans::Int32
+end
+bs_grad_filter_t() = bs_grad_filter_t(zero(Float32), zero(Float32), zero(Int32), zero(Int32))
+"""Hyper-parameters of one Adam step. Fill with bs_adam_hparams_init() (or `BS_ADAM_HPARAMS_INIT`); fields are only ever
+appended."""
+mutable struct bs_adam_hparams_t
+    struct_size::UInt32
+    mode::Int32
+    lr::Float32
+    beta1::Float32
+    beta2::Float32
+    epsilon::Float32
+    weight_decay::Float32
+    step::Int64
+    bias_correction::Int32
+    eps_mode::Int32
+    clip_sigma::Float32
+    lr_selected::Float32
+    filter::bs_grad_filter_t
+end
+bs_adam_hparams_t() = bs_adam_hparams_t(zero(UInt32), zero(Int32), zero(Float32), zero(Float32), zero(Float32),
+    zero(Float32), zero(Float32), zero(Int64), zero(Int32), zero(Int32), zero(Float32), zero(Float32),
+    bs_grad_filter_t())
+"""Hyper-parameters of one Adafactor step (the original's `AdafactorOptimizer`). Fill with bs_adafactor_hparams_init();
+fields are only ever appended."""
+mutable struct bs_adafactor_hparams_t
+    struct_size::UInt32
+    lr::Float32
+    decay::Float32
+    epsilon::Float32
+    clip_thresh::Float32
+    filter::bs_grad_filter_t
+end
+bs_adafactor_hparams_t() = bs_adafactor_hparams_t(zero(UInt32), zero(Float32), zero(Float32), zero(Float32),
+    zero(Float32), bs_grad_filter_t())
+const _fp_bs_optim_params_init = Ref{Ptr{Cvoid}}(C_NULL)
+"""
+    bs_optim_params_init(params, struct_size)
+
+Fills `params` with the defaults documented on each field and sets struct_size.
+"""
+bs_optim_params_init(params, struct_size) =
+    ccall(_fptr(_fp_bs_optim_params_init, :bs_optim_params_init), bs_status_t,
+          (Ref{bs_optim_params_t}, Csize_t),
+          params, struct_size)
+const _fp_bs_optim_create = Ref{Ptr{Cvoid}}(C_NULL)
+"""
+    bs_optim_create(plan, params, n_tensors, rows, cols, dtypes, block_elems)
+
+Creates a plan over `n_tensors` tensors. Host-synchronous; the only step that allocates.
+"""
+bs_optim_create(plan, params, n_tensors, rows, cols, dtypes, block_elems) =
+    ccall(_fptr(_fp_bs_optim_create, :bs_optim_create), bs_status_t,
+          (Ptr{bs_optim_plan_t}, Ref{bs_optim_params_t}, Int32, Ptr{Int64}, Ptr{Int64}, Ptr{Int32}, Ptr{Int64}),
+          plan, params, n_tensors, rows, cols, dtypes, block_elems)
+const _fp_bs_optim_destroy = Ref{Ptr{Cvoid}}(C_NULL)
+"""
+    bs_optim_destroy(plan)
+
+Destroys a plan. NULL is a no-op. Must not race with other uses of the plan; CUDA work enqueued with it must have
+completed.
+"""
+bs_optim_destroy(plan) = ccall(_fptr(_fp_bs_optim_destroy, :bs_optim_destroy), bs_status_t, (bs_optim_plan_t,), plan)
+const _fp_bs_optim_get_attr = Ref{Ptr{Cvoid}}(C_NULL)
+"""
+    bs_optim_get_attr(plan, attr, value)
+
+Reads one integer property of a plan.
+"""
+bs_optim_get_attr(plan, attr, value) =
+    ccall(_fptr(_fp_bs_optim_get_attr, :bs_optim_get_attr), bs_status_t,
+          (const_bs_optim_plan_t, bs_optim_attr_t, Ptr{Int64}),
+          plan, attr, value)
+const _fp_bs_optim_get_workspace_size = Ref{Ptr{Cvoid}}(C_NULL)
+"""
+    bs_optim_get_workspace_size(plan, op, bytes)
+
+Workspace bytes that `op` needs on this plan (0 for Adam and EMA; a call needing 0 bytes accepts a NULL workspace). It
+holds fp32 partial sums of the reductions.
+"""
+bs_optim_get_workspace_size(plan, op, bytes) =
+    ccall(_fptr(_fp_bs_optim_get_workspace_size, :bs_optim_get_workspace_size), bs_status_t,
+          (const_bs_optim_plan_t, bs_optim_op_t, Ptr{Csize_t}),
+          plan, op, bytes)
+const _fp_bs_adam_hparams_init = Ref{Ptr{Cvoid}}(C_NULL)
+"""
+    bs_adam_hparams_init(hp, struct_size)
+
+Fills `hp` with the defaults documented on each field and sets struct_size.
+"""
+bs_adam_hparams_init(hp, struct_size) =
+    ccall(_fptr(_fp_bs_adam_hparams_init, :bs_adam_hparams_init), bs_status_t,
+          (Ref{bs_adam_hparams_t}, Csize_t),
+          hp, struct_size)
+const _fp_bs_optim_adam = Ref{Ptr{Cvoid}}(C_NULL)
+"""
+    bs_optim_adam(plan, hp, params, grads, exp_avg, exp_avg_sq, gates, lr_select, norm_scale, workspace, workspace_bytes, stream)
+
+One Adam / AdamW step over every tensor of the plan, in place.
+"""
+bs_optim_adam(plan, hp, params, grads, exp_avg, exp_avg_sq, gates, lr_select, norm_scale, workspace, workspace_bytes, stream) =
+    ccall(_fptr(_fp_bs_optim_adam, :bs_optim_adam), bs_status_t,
+          (const_bs_optim_plan_t, Ref{bs_adam_hparams_t}, Ptr{Ptr{Cvoid}}, Ptr{Ptr{Cvoid}}, Ptr{Ptr{Float32}},
+           Ptr{Ptr{Float32}}, Ptr{Ptr{Float32}}, Ptr{Ptr{Float32}}, Ptr{Float32}, Ptr{Cvoid}, Csize_t, bs_stream_t),
+          plan, hp, params, grads, exp_avg, exp_avg_sq, gates, lr_select, norm_scale, workspace, workspace_bytes,
+          stream)
+const _fp_bs_adafactor_hparams_init = Ref{Ptr{Cvoid}}(C_NULL)
+"""
+    bs_adafactor_hparams_init(hp, struct_size)
+
+Fills `hp` with the defaults documented on each field and sets struct_size.
+"""
+bs_adafactor_hparams_init(hp, struct_size) =
+    ccall(_fptr(_fp_bs_adafactor_hparams_init, :bs_adafactor_hparams_init), bs_status_t,
+          (Ref{bs_adafactor_hparams_t}, Csize_t),
+          hp, struct_size)
+const _fp_bs_optim_adafactor = Ref{Ptr{Cvoid}}(C_NULL)
+"""
+    bs_optim_adafactor(plan, hp, params, grads, row_var, col_var, norm_scale, workspace, workspace_bytes, stream)
+
+One Adafactor step over every tensor of the plan, in place.
+"""
+bs_optim_adafactor(plan, hp, params, grads, row_var, col_var, norm_scale, workspace, workspace_bytes, stream) =
+    ccall(_fptr(_fp_bs_optim_adafactor, :bs_optim_adafactor), bs_status_t,
+          (const_bs_optim_plan_t, Ref{bs_adafactor_hparams_t}, Ptr{Ptr{Cvoid}}, Ptr{Ptr{Cvoid}}, Ptr{Ptr{Float32}},
+           Ptr{Ptr{Float32}}, Ptr{Float32}, Ptr{Cvoid}, Csize_t, bs_stream_t),
+          plan, hp, params, grads, row_var, col_var, norm_scale, workspace, workspace_bytes, stream)
+const _fp_bs_optim_ema = Ref{Ptr{Cvoid}}(C_NULL)
+"""
+    bs_optim_ema(plan, decay, ema, params, gates, stream)
+
+Exponential moving average of the parameters (the original's `Ema`): `ema = ema - (1-decay)·(ema - p)` per element; with
+gates, blocks whose gate is 0 are skipped.
+"""
+bs_optim_ema(plan, decay, ema, params, gates, stream) =
+    ccall(_fptr(_fp_bs_optim_ema, :bs_optim_ema), bs_status_t,
+          (const_bs_optim_plan_t, Float32, Ptr{Ptr{Float32}}, Ptr{Ptr{Cvoid}}, Ptr{Ptr{Float32}}, bs_stream_t),
+          plan, decay, ema, params, gates, stream)
+const _fp_bs_optim_global_norm = Ref{Ptr{Cvoid}}(C_NULL)
+"""
+    bs_optim_global_norm(plan, grads, filter, clip_norm, norm, norm_scale, workspace, workspace_bytes, stream)
+
+Global L2 norm of the filtered, scaled gradients and the clip scale the optimizers read (the original's
+`clip_by_global_norm`, which does not rescale the gradients itself): `norm = sqrt(Σ_i Σ (filter(g_i)·grad_scale)²)`,
+`norm_scale = clip_norm / max(norm, clip_norm)` (1 when clip_norm is +inf), 0 when norm is not finite.
+"""
+bs_optim_global_norm(plan, grads, filter, clip_norm, norm, norm_scale, workspace, workspace_bytes, stream) =
+    ccall(_fptr(_fp_bs_optim_global_norm, :bs_optim_global_norm), bs_status_t,
+          (const_bs_optim_plan_t, Ptr{Ptr{Cvoid}}, Ref{bs_grad_filter_t}, Float32, Ptr{Float32}, Ptr{Float32},
+           Ptr{Cvoid}, Csize_t, bs_stream_t),
+          plan, grads, filter, clip_norm, norm, norm_scale, workspace, workspace_bytes, stream)
+
 # Loading -----------------------------------------------------------------------------------------
 
 const EXPERIMENTAL = ()
@@ -862,6 +1547,38 @@ const _FPTRS = (
     :bsmm_identity_init => _fp_bsmm_identity_init,
     :bsmm_l2_normalize => _fp_bsmm_l2_normalize,
     :bsmm_l2_normalize_grad => _fp_bsmm_l2_normalize_grad,
+    :bst_params_init => _fp_bst_params_init,
+    :bst_create => _fp_bst_create,
+    :bst_create_kv_blocks => _fp_bst_create_kv_blocks,
+    :bst_destroy => _fp_bst_destroy,
+    :bst_get_attr => _fp_bst_get_attr,
+    :bst_get_shape => _fp_bst_get_shape,
+    :bst_block_coord => _fp_bst_block_coord,
+    :bst_get_layout => _fp_bst_get_layout,
+    :bst_get_workspace_size => _fp_bst_get_workspace_size,
+    :bst_sdd => _fp_bst_sdd,
+    :bst_softmax => _fp_bst_softmax,
+    :bst_softmax_grad => _fp_bst_softmax_grad,
+    :bst_dsd => _fp_bst_dsd,
+    :bst_dsd_t => _fp_bst_dsd_t,
+    :bst_attention_fprop => _fp_bst_attention_fprop,
+    :bst_attention_bprop => _fp_bst_attention_bprop,
+    :bsconv_params_init => _fp_bsconv_params_init,
+    :bsconv_create => _fp_bsconv_create,
+    :bsconv_create_uniform => _fp_bsconv_create_uniform,
+    :bsconv_destroy => _fp_bsconv_destroy,
+    :bsconv_get_attr => _fp_bsconv_get_attr,
+    :bsconv_get_input_shape => _fp_bsconv_get_input_shape,
+    :bsconv_get_output_shape => _fp_bsconv_get_output_shape,
+    :bsconv_get_block => _fp_bsconv_get_block,
+    :bsconv_get_workspace_size => _fp_bsconv_get_workspace_size,
+    :bsconv_fprop => _fp_bsconv_fprop,
+    :bsconv_bprop => _fp_bsconv_bprop,
+    :bsconv_updat => _fp_bsconv_updat,
+    :bsconv_edge_bias_fprop => _fp_bsconv_edge_bias_fprop,
+    :bsconv_edge_bias_bprop => _fp_bsconv_edge_bias_bprop,
+    :bsconv_l2_normalize => _fp_bsconv_l2_normalize,
+    :bsconv_l2_normalize_grad => _fp_bsconv_l2_normalize_grad,
     :layernorm_params_init => _fp_layernorm_params_init,
     :layernorm_create => _fp_layernorm_create,
     :layernorm_destroy => _fp_layernorm_destroy,
@@ -898,6 +1615,17 @@ const _FPTRS = (
     :bs_sparse_proj_scatter_mul => _fp_bs_sparse_proj_scatter_mul,
     :bs_sparse_proj_scatter_add_grad => _fp_bs_sparse_proj_scatter_add_grad,
     :bs_sparse_proj_scatter_mul_grad => _fp_bs_sparse_proj_scatter_mul_grad,
+    :bs_optim_params_init => _fp_bs_optim_params_init,
+    :bs_optim_create => _fp_bs_optim_create,
+    :bs_optim_destroy => _fp_bs_optim_destroy,
+    :bs_optim_get_attr => _fp_bs_optim_get_attr,
+    :bs_optim_get_workspace_size => _fp_bs_optim_get_workspace_size,
+    :bs_adam_hparams_init => _fp_bs_adam_hparams_init,
+    :bs_optim_adam => _fp_bs_optim_adam,
+    :bs_adafactor_hparams_init => _fp_bs_adafactor_hparams_init,
+    :bs_optim_adafactor => _fp_bs_optim_adafactor,
+    :bs_optim_ema => _fp_bs_optim_ema,
+    :bs_optim_global_norm => _fp_bs_optim_global_norm,
 )
 
 function _fptr(ref::Base.RefValue{Ptr{Cvoid}}, name::Symbol)

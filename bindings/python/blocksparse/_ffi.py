@@ -82,6 +82,121 @@ class bsmm_params_t(ctypes.Structure):
     ]
 
 
+# bst.h -------------------------------------------------------------------------------------------
+# bst_format_t: Order of the dimensions of q, k, v, o and their gradients.
+BST_FORMAT_BSHD = 0
+BST_FORMAT_BHSD = 1
+# bst_attr_t: Integer properties of a plan, read with bst_get_attr().
+BST_ATTR_BLOCK_SIZE = 0
+BST_ATTR_HEADS = 1
+BST_ATTR_HEAD_DIM = 2
+BST_ATTR_LAYOUT_HEADS = 3
+BST_ATTR_QUERY_BLOCKS = 4
+BST_ATTR_KEY_BLOCKS = 5
+BST_ATTR_QUERY_LEN = 6
+BST_ATTR_KEY_LEN = 7
+BST_ATTR_LAYOUT_BLOCKS = 8
+BST_ATTR_SCORE_BLOCKS = 9
+BST_ATTR_MAX_ROW_BLOCKS = 10
+BST_ATTR_MAX_COL_BLOCKS = 11
+BST_ATTR_DTYPE = 12
+BST_ATTR_FORMAT = 13
+BST_ATTR_CAUSAL = 14
+BST_ATTR_AUTOREGRESS_AT_KEY = 15
+BST_ATTR_HAS_BLOCK_MASKS = 16
+BST_ATTR_BACKEND = 17
+BST_ATTR_DEVICE = 18
+BST_ATTR_NUM_THREADS = 19
+# bst_tensor_t: The tensors of the ops, for bst_get_shape().
+BST_TENSOR_QUERY = 0
+BST_TENSOR_KEY = 1
+BST_TENSOR_SCORES = 2
+BST_TENSOR_LSE = 3
+# bst_op_t: The execute functions, for bst_get_workspace_size().
+BST_OP_SDD = 0
+BST_OP_SOFTMAX = 1
+BST_OP_SOFTMAX_GRAD = 2
+BST_OP_DSD = 3
+BST_OP_DSD_T = 4
+BST_OP_ATTENTION_FPROP = 5
+BST_OP_ATTENTION_BPROP = 6
+
+
+class bst_params_t(ctypes.Structure):
+    """Creation parameters of a bst plan. Fill with bst_params_init() (or `BST_PARAMS_INIT`) before setting fields:
+    fields are only ever appended, and struct_size tells the library which ones the caller knows."""
+
+    _fields_ = [
+        ("struct_size", ctypes.c_uint32),
+        ("backend", ctypes.c_int32),
+        ("device", ctypes.c_int32),
+        ("block_size", ctypes.c_int32),
+        ("heads", ctypes.c_int32),
+        ("head_dim", ctypes.c_int32),
+        ("dtype", ctypes.c_int32),
+        ("format", ctypes.c_int32),
+        ("causal", ctypes.c_int32),
+        ("num_threads", ctypes.c_int32),
+        ("autoregress_at_key", ctypes.c_int64),
+    ]
+
+
+# bsconv.h ----------------------------------------------------------------------------------------
+# bsconv_layout_t: Activation layout.
+BSCONV_LAYOUT_CHANNELS_FIRST = 0
+BSCONV_LAYOUT_CHANNELS_LAST = 1
+# bsconv_padding_t: Padding rule.
+BSCONV_PADDING_SAME = 0
+BSCONV_PADDING_VALID = 1
+BSCONV_PADDING_EXPLICIT = 2
+# bsconv_attr_t: Integer properties of a plan (bsconv_get_attr()).
+BSCONV_ATTR_C = 0
+BSCONV_ATTR_K = 1
+BSCONV_ATTR_BLOCKS = 2
+BSCONV_ATTR_FILTER_SIZE = 3
+BSCONV_ATTR_DTYPE = 4
+BSCONV_ATTR_BACKEND = 5
+BSCONV_ATTR_LAYOUT = 6
+BSCONV_ATTR_DECONV = 7
+BSCONV_ATTR_EDGE_ENTRIES = 8
+BSCONV_ATTR_NUM_THREADS = 9
+BSCONV_ATTR_PAD_D = 10
+BSCONV_ATTR_PAD_H = 11
+BSCONV_ATTR_PAD_W = 12
+# bsconv_op_t: The execute functions, for bsconv_get_workspace_size().
+BSCONV_OP_FPROP = 0
+BSCONV_OP_BPROP = 1
+BSCONV_OP_UPDAT = 2
+BSCONV_OP_EDGE_BIAS_FPROP = 3
+BSCONV_OP_EDGE_BIAS_BPROP = 4
+BSCONV_OP_L2_NORMALIZE = 5
+BSCONV_OP_L2_NORMALIZE_GRAD = 6
+
+
+class bsconv_params_t(ctypes.Structure):
+    """Creation parameters. Fill with bsconv_params_init() (or `BSCONV_PARAMS_INIT`) before setting fields. Array fields
+    are ordered depth, height, width."""
+
+    _fields_ = [
+        ("struct_size", ctypes.c_uint32),
+        ("backend", ctypes.c_int32),
+        ("device", ctypes.c_int32),
+        ("dtype", ctypes.c_int32),
+        ("layout", ctypes.c_int32),
+        ("deconv", ctypes.c_int32),
+        ("padding", ctypes.c_int32),
+        ("num_threads", ctypes.c_int32),
+        ("C", ctypes.c_int64),
+        ("K", ctypes.c_int64),
+        ("filter", ctypes.c_int32 * 3),
+        ("stride", ctypes.c_int32 * 3),
+        ("dilation", ctypes.c_int32 * 3),
+        ("pad", ctypes.c_int32 * 3),
+        ("input", ctypes.c_int64 * 3),
+        ("output", ctypes.c_int64 * 3),
+    ]
+
+
 # layernorm.h -------------------------------------------------------------------------------------
 # layernorm_op_t: The execute functions, for layernorm_get_workspace_size().
 LAYERNORM_OP_FPROP = 0
@@ -153,6 +268,89 @@ class bs_sparse_proj_params_t(ctypes.Structure):
     ]
 
 
+# bs_optim.h --------------------------------------------------------------------------------------
+# bs_optim_attr_t: Integer properties of a plan, read with bs_optim_get_attr().
+BS_OPTIM_ATTR_N_TENSORS = 0
+BS_OPTIM_ATTR_NUMEL = 1
+BS_OPTIM_ATTR_BACKEND = 2
+BS_OPTIM_ATTR_DEVICE = 3
+BS_OPTIM_ATTR_NUM_THREADS = 4
+BS_OPTIM_ATTR_CHUNKS = 5
+BS_OPTIM_ATTR_LAUNCHES = 6
+# bs_optim_op_t: The execute functions, for bs_optim_get_workspace_size().
+BS_OPTIM_OP_ADAM = 0
+BS_OPTIM_OP_ADAFACTOR = 1
+BS_OPTIM_OP_EMA = 2
+BS_OPTIM_OP_GLOBAL_NORM = 3
+# bs_adam_mode_t: How Adam treats weight decay.
+BS_ADAM_L2 = 0
+BS_ADAM_ADAMW = 1
+# bs_adam_eps_mode_t: Where Adam adds epsilon.
+BS_ADAM_EPS_TORCH = 0
+BS_ADAM_EPS_ORIGINAL = 1
+
+
+class bs_optim_params_t(ctypes.Structure):
+    """Creation parameters of an optimizer plan. Fill with bs_optim_params_init() (or `BS_OPTIM_PARAMS_INIT`) before
+    setting fields; fields are only ever appended."""
+
+    _fields_ = [
+        ("struct_size", ctypes.c_uint32),
+        ("backend", ctypes.c_int32),
+        ("device", ctypes.c_int32),
+        ("num_threads", ctypes.c_int32),
+    ]
+
+
+
+class bs_grad_filter_t(ctypes.Structure):
+    """The gradient filter and scale shared by every call (see the file overview)."""
+
+    _fields_ = [
+        ("grad_scale", ctypes.c_float),
+        ("saturate", ctypes.c_float),
+        ("zero_infs", ctypes.c_int32),
+        ("zero_nans", ctypes.c_int32),
+    ]
+
+
+
+class bs_adam_hparams_t(ctypes.Structure):
+    """Hyper-parameters of one Adam step. Fill with bs_adam_hparams_init() (or `BS_ADAM_HPARAMS_INIT`); fields are only
+    ever appended."""
+
+    _fields_ = [
+        ("struct_size", ctypes.c_uint32),
+        ("mode", ctypes.c_int32),
+        ("lr", ctypes.c_float),
+        ("beta1", ctypes.c_float),
+        ("beta2", ctypes.c_float),
+        ("epsilon", ctypes.c_float),
+        ("weight_decay", ctypes.c_float),
+        ("step", ctypes.c_int64),
+        ("bias_correction", ctypes.c_int32),
+        ("eps_mode", ctypes.c_int32),
+        ("clip_sigma", ctypes.c_float),
+        ("lr_selected", ctypes.c_float),
+        ("filter", bs_grad_filter_t),
+    ]
+
+
+
+class bs_adafactor_hparams_t(ctypes.Structure):
+    """Hyper-parameters of one Adafactor step (the original's `AdafactorOptimizer`). Fill with
+    bs_adafactor_hparams_init(); fields are only ever appended."""
+
+    _fields_ = [
+        ("struct_size", ctypes.c_uint32),
+        ("lr", ctypes.c_float),
+        ("decay", ctypes.c_float),
+        ("epsilon", ctypes.c_float),
+        ("clip_thresh", ctypes.c_float),
+        ("filter", bs_grad_filter_t),
+    ]
+
+
 ENUMS = {
     "bs_status_t": {"BS_STATUS_SUCCESS": 0, "BS_STATUS_NULL_POINTER": 1, "BS_STATUS_INVALID_VALUE": 2,
         "BS_STATUS_SHAPE_MISMATCH": 3, "BS_STATUS_OVERFLOW": 4, "BS_STATUS_INVALID_LAYOUT": 5,
@@ -168,6 +366,24 @@ ENUMS = {
         "BSMM_ATTR_DEVICE": 9, "BSMM_ATTR_MATH_MODE": 10, "BSMM_ATTR_NUM_THREADS": 11},
     "bsmm_op_t": {"BSMM_OP_FPROP": 0, "BSMM_OP_BPROP": 1, "BSMM_OP_UPDAT": 2, "BSMM_OP_L2_NORMALIZE": 3,
         "BSMM_OP_L2_NORMALIZE_GRAD": 4, "BSMM_OP_IDENTITY_INIT": 5},
+    "bst_format_t": {"BST_FORMAT_BSHD": 0, "BST_FORMAT_BHSD": 1},
+    "bst_attr_t": {"BST_ATTR_BLOCK_SIZE": 0, "BST_ATTR_HEADS": 1, "BST_ATTR_HEAD_DIM": 2, "BST_ATTR_LAYOUT_HEADS": 3,
+        "BST_ATTR_QUERY_BLOCKS": 4, "BST_ATTR_KEY_BLOCKS": 5, "BST_ATTR_QUERY_LEN": 6, "BST_ATTR_KEY_LEN": 7,
+        "BST_ATTR_LAYOUT_BLOCKS": 8, "BST_ATTR_SCORE_BLOCKS": 9, "BST_ATTR_MAX_ROW_BLOCKS": 10,
+        "BST_ATTR_MAX_COL_BLOCKS": 11, "BST_ATTR_DTYPE": 12, "BST_ATTR_FORMAT": 13, "BST_ATTR_CAUSAL": 14,
+        "BST_ATTR_AUTOREGRESS_AT_KEY": 15, "BST_ATTR_HAS_BLOCK_MASKS": 16, "BST_ATTR_BACKEND": 17,
+        "BST_ATTR_DEVICE": 18, "BST_ATTR_NUM_THREADS": 19},
+    "bst_tensor_t": {"BST_TENSOR_QUERY": 0, "BST_TENSOR_KEY": 1, "BST_TENSOR_SCORES": 2, "BST_TENSOR_LSE": 3},
+    "bst_op_t": {"BST_OP_SDD": 0, "BST_OP_SOFTMAX": 1, "BST_OP_SOFTMAX_GRAD": 2, "BST_OP_DSD": 3, "BST_OP_DSD_T": 4,
+        "BST_OP_ATTENTION_FPROP": 5, "BST_OP_ATTENTION_BPROP": 6},
+    "bsconv_layout_t": {"BSCONV_LAYOUT_CHANNELS_FIRST": 0, "BSCONV_LAYOUT_CHANNELS_LAST": 1},
+    "bsconv_padding_t": {"BSCONV_PADDING_SAME": 0, "BSCONV_PADDING_VALID": 1, "BSCONV_PADDING_EXPLICIT": 2},
+    "bsconv_attr_t": {"BSCONV_ATTR_C": 0, "BSCONV_ATTR_K": 1, "BSCONV_ATTR_BLOCKS": 2, "BSCONV_ATTR_FILTER_SIZE": 3,
+        "BSCONV_ATTR_DTYPE": 4, "BSCONV_ATTR_BACKEND": 5, "BSCONV_ATTR_LAYOUT": 6, "BSCONV_ATTR_DECONV": 7,
+        "BSCONV_ATTR_EDGE_ENTRIES": 8, "BSCONV_ATTR_NUM_THREADS": 9, "BSCONV_ATTR_PAD_D": 10, "BSCONV_ATTR_PAD_H": 11,
+        "BSCONV_ATTR_PAD_W": 12},
+    "bsconv_op_t": {"BSCONV_OP_FPROP": 0, "BSCONV_OP_BPROP": 1, "BSCONV_OP_UPDAT": 2, "BSCONV_OP_EDGE_BIAS_FPROP": 3,
+        "BSCONV_OP_EDGE_BIAS_BPROP": 4, "BSCONV_OP_L2_NORMALIZE": 5, "BSCONV_OP_L2_NORMALIZE_GRAD": 6},
     "layernorm_op_t": {"LAYERNORM_OP_FPROP": 0, "LAYERNORM_OP_BPROP": 1},
     "bs_ew_binary_op_t": {"BS_EW_ADD": 0, "BS_EW_SUBTRACT": 1, "BS_EW_MULTIPLY": 2, "BS_EW_DIVIDE": 3,
         "BS_EW_MAXIMUM": 4, "BS_EW_MINIMUM": 5},
@@ -175,6 +391,13 @@ ENUMS = {
         "BS_EW_LOG": 5, "BS_EW_SIGMOID": 6, "BS_EW_TANH": 7, "BS_EW_RELU": 8, "BS_EW_ELU": 9, "BS_EW_GELU": 10,
         "BS_EW_SWISH": 11},
     "bs_act_t": {"BS_ACT_NONE": 0, "BS_ACT_RELU": 1, "BS_ACT_GELU": 2, "BS_ACT_FAST_GELU": 3},
+    "bs_optim_attr_t": {"BS_OPTIM_ATTR_N_TENSORS": 0, "BS_OPTIM_ATTR_NUMEL": 1, "BS_OPTIM_ATTR_BACKEND": 2,
+        "BS_OPTIM_ATTR_DEVICE": 3, "BS_OPTIM_ATTR_NUM_THREADS": 4, "BS_OPTIM_ATTR_CHUNKS": 5,
+        "BS_OPTIM_ATTR_LAUNCHES": 6},
+    "bs_optim_op_t": {"BS_OPTIM_OP_ADAM": 0, "BS_OPTIM_OP_ADAFACTOR": 1, "BS_OPTIM_OP_EMA": 2,
+        "BS_OPTIM_OP_GLOBAL_NORM": 3},
+    "bs_adam_mode_t": {"BS_ADAM_L2": 0, "BS_ADAM_ADAMW": 1},
+    "bs_adam_eps_mode_t": {"BS_ADAM_EPS_TORCH": 0, "BS_ADAM_EPS_ORIGINAL": 1},
 }
 
 PROTOTYPES = {
@@ -212,6 +435,63 @@ PROTOTYPES = {
     "bsmm_l2_normalize": (ctypes.c_int32, [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p,
         ctypes.c_float, ctypes.c_void_p, ctypes.c_size_t, ctypes.c_void_p]),
     "bsmm_l2_normalize_grad": (ctypes.c_int32, [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p,
+        ctypes.c_void_p, ctypes.c_void_p, ctypes.c_float, ctypes.c_void_p, ctypes.c_size_t, ctypes.c_void_p]),
+    "bst_params_init": (ctypes.c_int32, [ctypes.POINTER(bst_params_t), ctypes.c_size_t]),
+    "bst_create": (ctypes.c_int32, [ctypes.POINTER(ctypes.c_void_p), ctypes.POINTER(bst_params_t), ctypes.c_void_p,
+        ctypes.c_int64, ctypes.c_int64, ctypes.c_int64, ctypes.c_void_p]),
+    "bst_create_kv_blocks": (ctypes.c_int32, [ctypes.POINTER(ctypes.c_void_p), ctypes.POINTER(bst_params_t),
+        ctypes.c_int64, ctypes.c_int64, ctypes.c_int64, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int64,
+        ctypes.c_void_p]),
+    "bst_destroy": (ctypes.c_int32, [ctypes.c_void_p]),
+    "bst_get_attr": (ctypes.c_int32, [ctypes.c_void_p, ctypes.c_int32, ctypes.c_void_p]),
+    "bst_get_shape": (ctypes.c_int32, [ctypes.c_void_p, ctypes.c_int32, ctypes.c_int64, ctypes.c_void_p,
+        ctypes.c_void_p]),
+    "bst_block_coord": (ctypes.c_int32, [ctypes.c_void_p, ctypes.c_int64, ctypes.c_void_p, ctypes.c_void_p,
+        ctypes.c_void_p]),
+    "bst_get_layout": (ctypes.c_int32, [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int64]),
+    "bst_get_workspace_size": (ctypes.c_int32, [ctypes.c_void_p, ctypes.c_int32, ctypes.c_int64, ctypes.c_void_p]),
+    "bst_sdd": (ctypes.c_int32, [ctypes.c_void_p, ctypes.c_int64, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p,
+        ctypes.c_void_p, ctypes.c_size_t, ctypes.c_void_p]),
+    "bst_softmax": (ctypes.c_int32, [ctypes.c_void_p, ctypes.c_int64, ctypes.c_void_p, ctypes.c_float, ctypes.c_void_p,
+        ctypes.c_void_p, ctypes.c_size_t, ctypes.c_void_p]),
+    "bst_softmax_grad": (ctypes.c_int32, [ctypes.c_void_p, ctypes.c_int64, ctypes.c_void_p, ctypes.c_void_p,
+        ctypes.c_float, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_size_t, ctypes.c_void_p]),
+    "bst_dsd": (ctypes.c_int32, [ctypes.c_void_p, ctypes.c_int64, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p,
+        ctypes.c_void_p, ctypes.c_size_t, ctypes.c_void_p]),
+    "bst_dsd_t": (ctypes.c_int32, [ctypes.c_void_p, ctypes.c_int64, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p,
+        ctypes.c_void_p, ctypes.c_size_t, ctypes.c_void_p]),
+    "bst_attention_fprop": (ctypes.c_int32, [ctypes.c_void_p, ctypes.c_int64, ctypes.c_void_p, ctypes.c_void_p,
+        ctypes.c_void_p, ctypes.c_float, ctypes.c_float, ctypes.c_uint64, ctypes.c_uint64, ctypes.c_void_p,
+        ctypes.c_void_p, ctypes.c_void_p, ctypes.c_size_t, ctypes.c_void_p]),
+    "bst_attention_bprop": (ctypes.c_int32, [ctypes.c_void_p, ctypes.c_int64, ctypes.c_void_p, ctypes.c_void_p,
+        ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_float, ctypes.c_float,
+        ctypes.c_uint64, ctypes.c_uint64, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p,
+        ctypes.c_size_t, ctypes.c_void_p]),
+    "bsconv_params_init": (ctypes.c_int32, [ctypes.POINTER(bsconv_params_t), ctypes.c_size_t]),
+    "bsconv_create": (ctypes.c_int32, [ctypes.POINTER(ctypes.c_void_p), ctypes.POINTER(bsconv_params_t), ctypes.c_int64,
+        ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p]),
+    "bsconv_create_uniform": (ctypes.c_int32, [ctypes.POINTER(ctypes.c_void_p), ctypes.POINTER(bsconv_params_t),
+        ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64, ctypes.c_int64]),
+    "bsconv_destroy": (ctypes.c_int32, [ctypes.c_void_p]),
+    "bsconv_get_attr": (ctypes.c_int32, [ctypes.c_void_p, ctypes.c_int32, ctypes.c_void_p]),
+    "bsconv_get_input_shape": (ctypes.c_int32, [ctypes.c_void_p, ctypes.c_int64, ctypes.c_void_p]),
+    "bsconv_get_output_shape": (ctypes.c_int32, [ctypes.c_void_p, ctypes.c_int64, ctypes.c_void_p]),
+    "bsconv_get_block": (ctypes.c_int32, [ctypes.c_void_p, ctypes.c_int64, ctypes.c_void_p, ctypes.c_void_p]),
+    "bsconv_get_workspace_size": (ctypes.c_int32, [ctypes.c_void_p, ctypes.c_int32, ctypes.c_int64, ctypes.c_void_p]),
+    "bsconv_fprop": (ctypes.c_int32, [ctypes.c_void_p, ctypes.c_int64, ctypes.c_void_p, ctypes.c_void_p,
+        ctypes.c_void_p, ctypes.c_float, ctypes.c_float, ctypes.c_void_p, ctypes.c_size_t, ctypes.c_void_p]),
+    "bsconv_bprop": (ctypes.c_int32, [ctypes.c_void_p, ctypes.c_int64, ctypes.c_void_p, ctypes.c_void_p,
+        ctypes.c_void_p, ctypes.c_float, ctypes.c_float, ctypes.c_void_p, ctypes.c_size_t, ctypes.c_void_p]),
+    "bsconv_updat": (ctypes.c_int32, [ctypes.c_void_p, ctypes.c_int64, ctypes.c_void_p, ctypes.c_void_p,
+        ctypes.c_void_p, ctypes.c_float, ctypes.c_float, ctypes.c_void_p, ctypes.c_size_t, ctypes.c_void_p]),
+    "bsconv_edge_bias_fprop": (ctypes.c_int32, [ctypes.c_void_p, ctypes.c_int64, ctypes.c_void_p, ctypes.c_void_p,
+        ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_size_t, ctypes.c_void_p]),
+    "bsconv_edge_bias_bprop": (ctypes.c_int32, [ctypes.c_void_p, ctypes.c_int64, ctypes.c_void_p, ctypes.c_void_p,
+        ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_size_t,
+        ctypes.c_void_p]),
+    "bsconv_l2_normalize": (ctypes.c_int32, [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p,
+        ctypes.c_float, ctypes.c_void_p, ctypes.c_size_t, ctypes.c_void_p]),
+    "bsconv_l2_normalize_grad": (ctypes.c_int32, [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p,
         ctypes.c_void_p, ctypes.c_void_p, ctypes.c_float, ctypes.c_void_p, ctypes.c_size_t, ctypes.c_void_p]),
     "layernorm_params_init": (ctypes.c_int32, [ctypes.POINTER(layernorm_params_t), ctypes.c_size_t]),
     "layernorm_create": (ctypes.c_int32, [ctypes.POINTER(ctypes.c_void_p), ctypes.POINTER(layernorm_params_t)]),
@@ -290,6 +570,26 @@ PROTOTYPES = {
         ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p]),
     "bs_sparse_proj_scatter_mul_grad": (ctypes.c_int32, [ctypes.c_void_p, ctypes.c_int64, ctypes.c_void_p,
         ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p]),
+    "bs_optim_params_init": (ctypes.c_int32, [ctypes.POINTER(bs_optim_params_t), ctypes.c_size_t]),
+    "bs_optim_create": (ctypes.c_int32, [ctypes.POINTER(ctypes.c_void_p), ctypes.POINTER(bs_optim_params_t),
+        ctypes.c_int32, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p]),
+    "bs_optim_destroy": (ctypes.c_int32, [ctypes.c_void_p]),
+    "bs_optim_get_attr": (ctypes.c_int32, [ctypes.c_void_p, ctypes.c_int32, ctypes.c_void_p]),
+    "bs_optim_get_workspace_size": (ctypes.c_int32, [ctypes.c_void_p, ctypes.c_int32, ctypes.c_void_p]),
+    "bs_adam_hparams_init": (ctypes.c_int32, [ctypes.POINTER(bs_adam_hparams_t), ctypes.c_size_t]),
+    "bs_optim_adam": (ctypes.c_int32, [ctypes.c_void_p, ctypes.POINTER(bs_adam_hparams_t),
+        ctypes.POINTER(ctypes.c_void_p), ctypes.POINTER(ctypes.c_void_p), ctypes.POINTER(ctypes.c_void_p),
+        ctypes.POINTER(ctypes.c_void_p), ctypes.POINTER(ctypes.c_void_p), ctypes.POINTER(ctypes.c_void_p),
+        ctypes.c_void_p, ctypes.c_void_p, ctypes.c_size_t, ctypes.c_void_p]),
+    "bs_adafactor_hparams_init": (ctypes.c_int32, [ctypes.POINTER(bs_adafactor_hparams_t), ctypes.c_size_t]),
+    "bs_optim_adafactor": (ctypes.c_int32, [ctypes.c_void_p, ctypes.POINTER(bs_adafactor_hparams_t),
+        ctypes.POINTER(ctypes.c_void_p), ctypes.POINTER(ctypes.c_void_p), ctypes.POINTER(ctypes.c_void_p),
+        ctypes.POINTER(ctypes.c_void_p), ctypes.c_void_p, ctypes.c_void_p, ctypes.c_size_t, ctypes.c_void_p]),
+    "bs_optim_ema": (ctypes.c_int32, [ctypes.c_void_p, ctypes.c_float, ctypes.POINTER(ctypes.c_void_p),
+        ctypes.POINTER(ctypes.c_void_p), ctypes.POINTER(ctypes.c_void_p), ctypes.c_void_p]),
+    "bs_optim_global_norm": (ctypes.c_int32, [ctypes.c_void_p, ctypes.POINTER(ctypes.c_void_p),
+        ctypes.POINTER(bs_grad_filter_t), ctypes.c_float, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p,
+        ctypes.c_size_t, ctypes.c_void_p]),
 }
 
 EXPERIMENTAL = frozenset()

@@ -198,6 +198,8 @@ extern "C" {
     ) -> bs_status_t;
     /// Destroys a plan and frees its host and device memory. NULL is a no-op. Must not race with other calls using the
     /// same plan; work already enqueued on a stream that reads the plan's tables must have completed (CUDA plans).
+    /// After this call the handle is dangling: destroying it again or passing it to any function is undefined behaviour
+    /// (as with free()).
     pub fn bsmm_destroy(plan: bsmm_plan_t) -> bs_status_t;
     /// Reads one integer property of a plan.
     pub fn bsmm_get_attr(plan: const_bsmm_plan_t, attr: bsmm_attr_t, value: *mut i64) -> bs_status_t;
@@ -292,6 +294,539 @@ extern "C" {
     ) -> bs_status_t;
 }
 
+// bst.h: Block-sparse attention (bst): the original's `BlocksparseTransformer`, as unfused ops (SDD scores, masked
+// block softmax, DSD products) and as fused attention with its backward.
+/// The opaque object behind `bst_plan_t` and `const_bst_plan_t` (never constructed in Rust).
+#[repr(C)]
+pub struct bst_plan_s {
+    _data: [u8; 0],
+    _marker: PhantomData<(*mut u8, PhantomPinned)>,
+}
+/// Opaque bst plan: layout, lookup tables, work lists and backend state, made by bst_create().
+pub type bst_plan_t = *mut bst_plan_s;
+/// Read-only view of a bst plan (every execute and query function takes this).
+pub type const_bst_plan_t = *const bst_plan_s;
+/// Order of the dimensions of q, k, v, o and their gradients.
+pub type bst_format_t = i32;
+/// `(batch, seq, heads, head_dim)`: the original's `(batch, ctx, heads·head_dim)`.
+pub const BST_FORMAT_BSHD: bst_format_t = 0;
+/// `(batch, heads, seq, head_dim)`: PyTorch SDPA's and FlexAttention's.
+pub const BST_FORMAT_BHSD: bst_format_t = 1;
+/// Integer properties of a plan, read with bst_get_attr().
+pub type bst_attr_t = i32;
+/// b.
+pub const BST_ATTR_BLOCK_SIZE: bst_attr_t = 0;
+/// H.
+pub const BST_ATTR_HEADS: bst_attr_t = 1;
+/// D.
+pub const BST_ATTR_HEAD_DIM: bst_attr_t = 2;
+/// H or 1.
+pub const BST_ATTR_LAYOUT_HEADS: bst_attr_t = 3;
+/// QB.
+pub const BST_ATTR_QUERY_BLOCKS: bst_attr_t = 4;
+/// KB.
+pub const BST_ATTR_KEY_BLOCKS: bst_attr_t = 5;
+/// Sq = QB·b.
+pub const BST_ATTR_QUERY_LEN: bst_attr_t = 6;
+/// Sk = KB·b.
+pub const BST_ATTR_KEY_LEN: bst_attr_t = 7;
+/// Ones of the layout over its layout heads (blocks of block_masks).
+pub const BST_ATTR_LAYOUT_BLOCKS: bst_attr_t = 8;
+/// Blocks of one batch element of the score tensors (over the H heads).
+pub const BST_ATTR_SCORE_BLOCKS: bst_attr_t = 9;
+/// Most key blocks of one query block row (any head).
+pub const BST_ATTR_MAX_ROW_BLOCKS: bst_attr_t = 10;
+/// Most query blocks of one key block column (any head).
+pub const BST_ATTR_MAX_COL_BLOCKS: bst_attr_t = 11;
+/// `bs_dtype_t`.
+pub const BST_ATTR_DTYPE: bst_attr_t = 12;
+/// `bst_format_t`.
+pub const BST_ATTR_FORMAT: bst_attr_t = 13;
+/// 0 or 1.
+pub const BST_ATTR_CAUSAL: bst_attr_t = 14;
+/// K0 (0 without causal).
+pub const BST_ATTR_AUTOREGRESS_AT_KEY: bst_attr_t = 15;
+/// 1 when the plan was created with block masks.
+pub const BST_ATTR_HAS_BLOCK_MASKS: bst_attr_t = 16;
+/// `bs_backend_t`.
+pub const BST_ATTR_BACKEND: bst_attr_t = 17;
+/// CUDA device ordinal (0 for CPU plans).
+pub const BST_ATTR_DEVICE: bst_attr_t = 18;
+/// CPU threads per call actually used (0 for CUDA plans).
+pub const BST_ATTR_NUM_THREADS: bst_attr_t = 19;
+/// The tensors of the ops, for bst_get_shape().
+pub type bst_tensor_t = i32;
+/// q, o, dq, do: `(batch, Sq, H, D)` or `(batch, H, Sq, D)`.
+pub const BST_TENSOR_QUERY: bst_tensor_t = 0;
+/// k, v, dk, dv: `(batch, Sk, H, D)` or `(batch, H, Sk, D)`.
+pub const BST_TENSOR_KEY: bst_tensor_t = 1;
+/// Scores and probabilities of the unfused ops: `(batch, score_blocks, b, b)`.
+pub const BST_TENSOR_SCORES: bst_tensor_t = 2;
+/// Log-sum-exp of the fused ops, fp32: `(batch, H, Sq)`.
+pub const BST_TENSOR_LSE: bst_tensor_t = 3;
+/// The execute functions, for bst_get_workspace_size().
+pub type bst_op_t = i32;
+/// bst_sdd()
+pub const BST_OP_SDD: bst_op_t = 0;
+/// bst_softmax()
+pub const BST_OP_SOFTMAX: bst_op_t = 1;
+/// bst_softmax_grad()
+pub const BST_OP_SOFTMAX_GRAD: bst_op_t = 2;
+/// bst_dsd()
+pub const BST_OP_DSD: bst_op_t = 3;
+/// bst_dsd_t()
+pub const BST_OP_DSD_T: bst_op_t = 4;
+/// bst_attention_fprop()
+pub const BST_OP_ATTENTION_FPROP: bst_op_t = 5;
+/// bst_attention_bprop()
+pub const BST_OP_ATTENTION_BPROP: bst_op_t = 6;
+/// Creation parameters of a bst plan. Fill with bst_params_init() (or `BST_PARAMS_INIT`) before setting fields: fields
+/// are only ever appended, and struct_size tells the library which ones the caller knows.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct bst_params_t {
+    /// sizeof(bst_params_t) as compiled by the caller; set by bst_params_init().
+    pub struct_size: u32,
+    /// `bs_backend_t`. Default `BS_BACKEND_CPU`.
+    pub backend: i32,
+    /// CUDA device ordinal (must be 0 for CPU plans). Default 0.
+    pub device: i32,
+    /// b, one of 8, 16, 32, 64, 128. Default 64 (the original's).
+    pub block_size: i32,
+    /// H >= 1. Default 1.
+    pub heads: i32,
+    /// D, a multiple of 8 in [8, 256]. Default 64.
+    pub head_dim: i32,
+    /// `bs_dtype_t` of q, k, v, o, scores and their gradients. Default `BS_DTYPE_F32`.
+    pub dtype: i32,
+    /// `bst_format_t`. Default `BST_FORMAT_BSHD`.
+    pub format: i32,
+    /// 1: keys after the query's position are masked (see the file overview); 0: not. Default 0.
+    pub causal: i32,
+    /// CPU plans: threads per call, 0 = one per hardware thread. Must be 0 for CUDA plans. Default 0.
+    pub num_threads: i32,
+    /// With causal = 1: keys before this position are visible to every query, in [0, Sk]. Must be 0 without causal.
+    /// Default 0.
+    pub autoregress_at_key: i64,
+}
+
+extern "C" {
+    /// Fills `params` with the defaults documented on each field and sets struct_size.
+    pub fn bst_params_init(params: *mut bst_params_t, struct_size: usize) -> bs_status_t;
+    /// Creates a plan from a dense 0/1 block layout.
+    pub fn bst_create(
+        plan: *mut bst_plan_t,
+        params: *const bst_params_t,
+        layout: *const u8,
+        layout_heads: i64,
+        QB: i64,
+        KB: i64,
+        block_masks: *const u8,
+    ) -> bs_status_t;
+    /// Creates a plan from per-query-block counts and key-block indices: FlexAttention's `BlockMask(kv_num_blocks,
+    /// kv_indices)` and cuDNN's / FlashInfer's `q2k` form (without the batch dimension). Query block `i` of layout head
+    /// `h` attends to the key blocks `kv_indices[(h·QB + i)·kv_indices_stride + e]` for `e < kv_num_blocks[h·QB + i]`,
+    /// in any order without repeats; entries past the count are not read. The plan is the same as bst_create() of the
+    /// equivalent dense layout (blocks numbered in sorted order, which block_masks follow).
+    pub fn bst_create_kv_blocks(
+        plan: *mut bst_plan_t,
+        params: *const bst_params_t,
+        layout_heads: i64,
+        QB: i64,
+        KB: i64,
+        kv_num_blocks: *const i32,
+        kv_indices: *const i32,
+        kv_indices_stride: i64,
+        block_masks: *const u8,
+    ) -> bs_status_t;
+    /// Destroys a plan and frees its host and device memory. NULL is a no-op. Must not race with other calls using the
+    /// plan; work already enqueued that reads the plan's tables must have completed (CUDA plans).
+    pub fn bst_destroy(plan: bst_plan_t) -> bs_status_t;
+    /// Reads one integer property of a plan.
+    pub fn bst_get_attr(plan: const_bst_plan_t, attr: bst_attr_t, value: *mut i64) -> bs_status_t;
+    /// Shape of one of the op tensors for `batch` sequences, outermost dimension first.
+    pub fn bst_get_shape(
+        plan: const_bst_plan_t,
+        tensor: bst_tensor_t,
+        batch: i64,
+        shape: *mut i64,
+        ndim: *mut i32,
+    ) -> bs_status_t;
+    /// Head, query block and key block of score block `block` (see "Block order").
+    pub fn bst_block_coord(
+        plan: const_bst_plan_t,
+        block: i64,
+        head: *mut i64,
+        q_block: *mut i64,
+        k_block: *mut i64,
+    ) -> bs_status_t;
+    /// Copies the plan's layout as a dense `(layout_heads, QB, KB)` 0/1 byte array.
+    pub fn bst_get_layout(plan: const_bst_plan_t, layout: *mut u8, layout_len: i64) -> bs_status_t;
+    /// Workspace bytes that `op` needs on this plan for `batch` sequences (the same size serves any smaller batch). It
+    /// may be 0; a call with that size accepts a NULL workspace. CPU plans keep per-thread fp32 tiles there; CUDA plans
+    /// the backward's row sums `Σ do·o` (fp32, batch·H·Sq).
+    pub fn bst_get_workspace_size(plan: const_bst_plan_t, op: bst_op_t, batch: i64, bytes: *mut usize) -> bs_status_t;
+    /// SDD (sparse = dense·denseᵀ, the original's `BlocksparseTransformerNT`, `query_key_op`): for every score block
+    /// `(h, i, j)`, `scores[n, blk] = a[n, rows of block i, h]·b[n, rows of block j, h]ᵀ` (`b × b`, row = query
+    /// position). Block masks and causality do not apply here (they apply in bst_softmax()). Forward: `a = q`, `b = k`;
+    /// the gradient of the probabilities: `a = do`, `b = v`.
+    pub fn bst_sdd(
+        plan: const_bst_plan_t,
+        batch: i64,
+        a: *const c_void,
+        b: *const c_void,
+        scores: *mut c_void,
+        workspace: *mut c_void,
+        workspace_bytes: usize,
+        stream: bs_stream_t,
+    ) -> bs_status_t;
+    /// Masked block softmax (the original's `BlocksparseMaskedSoftmax`, `masked_softmax`): for every query row, `probs
+    /// = softmax(scale·scores)` over its allowed keys in all the blocks of its row (layout, block masks, causal);
+    /// disallowed keys get 0; a row with no allowed key is all 0.
+    pub fn bst_softmax(
+        plan: const_bst_plan_t,
+        batch: i64,
+        scores: *const c_void,
+        scale: f32,
+        probs: *mut c_void,
+        workspace: *mut c_void,
+        workspace_bytes: usize,
+        stream: bs_stream_t,
+    ) -> bs_status_t;
+    /// Gradient of bst_softmax() (the original's `BlocksparseSoftmaxGrad`): `dscores = scale·probs∘(dprobs − Σ_row
+    /// probs∘dprobs)`, the sum over the whole query row.
+    pub fn bst_softmax_grad(
+        plan: const_bst_plan_t,
+        batch: i64,
+        probs: *const c_void,
+        dprobs: *const c_void,
+        scale: f32,
+        dscores: *mut c_void,
+        workspace: *mut c_void,
+        workspace_bytes: usize,
+        stream: bs_stream_t,
+    ) -> bs_status_t;
+    /// DSD (dense = sparse·dense, the original's `BlocksparseTransformerNN`, `weight_value_op`): `out[n, rows of block
+    /// i, h] = Σ_{blocks (h, i, j)} scores[n, blk]·b[n, rows of block j, h]`. Query rows whose layout row is empty get
+    /// 0. Forward: `o = P·v`; gradients: `dq = dS·k`.
+    pub fn bst_dsd(
+        plan: const_bst_plan_t,
+        batch: i64,
+        scores: *const c_void,
+        b: *const c_void,
+        out: *mut c_void,
+        workspace: *mut c_void,
+        workspace_bytes: usize,
+        stream: bs_stream_t,
+    ) -> bs_status_t;
+    /// Transposed DSD (dense = sparseᵀ·dense, the original's `BlocksparseTransformerTN`): `out[n, rows of block j, h] =
+    /// Σ_{blocks (h, i, j)} scores[n, blk]ᵀ·a[n, rows of block i, h]`. Key rows whose layout column is empty get 0.
+    /// Gradients: `dv = Pᵀ·do`, `dk = dSᵀ·q`.
+    pub fn bst_dsd_t(
+        plan: const_bst_plan_t,
+        batch: i64,
+        scores: *const c_void,
+        a: *const c_void,
+        out: *mut c_void,
+        workspace: *mut c_void,
+        workspace_bytes: usize,
+        stream: bs_stream_t,
+    ) -> bs_status_t;
+    /// Fused block-sparse attention: `o = dropout(softmax(scale·q·kᵀ + mask))·v` over the plan's blocks, never
+    /// materialising the scores (online softmax), and `lse[n, h, s] = log Σ_t exp(scale·q_s·k_t)` over the allowed keys
+    /// (natural log; -inf for a row with none, whose output is 0).
+    pub fn bst_attention_fprop(
+        plan: const_bst_plan_t,
+        batch: i64,
+        q: *const c_void,
+        k: *const c_void,
+        v: *const c_void,
+        scale: f32,
+        keep_prob: f32,
+        seed: u64,
+        offset: u64,
+        o: *mut c_void,
+        lse: *mut f32,
+        workspace: *mut c_void,
+        workspace_bytes: usize,
+        stream: bs_stream_t,
+    ) -> bs_status_t;
+    /// Backward of bst_attention_fprop(): with `P = exp(scale·q·kᵀ − lse)` on the allowed keys, `Z = M/keep_prob` the
+    /// dropout scale, `dv = (P∘Z)ᵀ·do`, `dP = (do·vᵀ)∘Z`, `δ_s = Σ do_s·o_s`, `dS = P∘(dP − δ)`, `dq = scale·dS·k`, `dk
+    /// = scale·dSᵀ·q`. Key rows that no query attends get dk = dv = 0; query rows with no allowed key get dq = 0.
+    pub fn bst_attention_bprop(
+        plan: const_bst_plan_t,
+        batch: i64,
+        q: *const c_void,
+        k: *const c_void,
+        v: *const c_void,
+        o: *const c_void,
+        dout: *const c_void,
+        lse: *const f32,
+        scale: f32,
+        keep_prob: f32,
+        seed: u64,
+        offset: u64,
+        dq: *mut c_void,
+        dk: *mut c_void,
+        dv: *mut c_void,
+        workspace: *mut c_void,
+        workspace_bytes: usize,
+        stream: bs_stream_t,
+    ) -> bs_status_t;
+}
+
+// bsconv.h: Block-sparse convolution (bsconv) and transposed convolution ("deconvolution"), with the edge bias and the
+// per-output-channel weight normalisation that go with it.
+/// The opaque object behind `bsconv_plan_t` and `const_bsconv_plan_t` (never constructed in Rust).
+#[repr(C)]
+pub struct bsconv_plan_s {
+    _data: [u8; 0],
+    _marker: PhantomData<(*mut u8, PhantomPinned)>,
+}
+/// Opaque bsconv plan, made once by bsconv_create().
+pub type bsconv_plan_t = *mut bsconv_plan_s;
+/// Read-only view of a bsconv plan.
+pub type const_bsconv_plan_t = *const bsconv_plan_s;
+/// Activation layout.
+pub type bsconv_layout_t = i32;
+/// `(N, C, D, H, W)`.
+pub const BSCONV_LAYOUT_CHANNELS_FIRST: bsconv_layout_t = 0;
+/// `(N, D, H, W, C)`.
+pub const BSCONV_LAYOUT_CHANNELS_LAST: bsconv_layout_t = 1;
+/// Padding rule.
+pub type bsconv_padding_t = i32;
+/// `pad = (dil·(T−1)+1) / 2` per dimension (the original's SAME).
+pub const BSCONV_PADDING_SAME: bsconv_padding_t = 0;
+/// No padding.
+pub const BSCONV_PADDING_VALID: bsconv_padding_t = 1;
+/// `pad[]` of `bsconv_params_t`, the same on both sides.
+pub const BSCONV_PADDING_EXPLICIT: bsconv_padding_t = 2;
+/// Integer properties of a plan (bsconv_get_attr()).
+pub type bsconv_attr_t = i32;
+/// Input channels.
+pub const BSCONV_ATTR_C: bsconv_attr_t = 0;
+/// Output channels.
+pub const BSCONV_ATTR_K: bsconv_attr_t = 1;
+/// Number of blocks.
+pub const BSCONV_ATTR_BLOCKS: bsconv_attr_t = 2;
+/// Elements of the filter, Σ |K_b|·|C_b|·T·R·S.
+pub const BSCONV_ATTR_FILTER_SIZE: bsconv_attr_t = 3;
+/// `bs_dtype_t`.
+pub const BSCONV_ATTR_DTYPE: bsconv_attr_t = 4;
+/// `bs_backend_t`.
+pub const BSCONV_ATTR_BACKEND: bsconv_attr_t = 5;
+/// `bsconv_layout_t`.
+pub const BSCONV_ATTR_LAYOUT: bsconv_attr_t = 6;
+/// 0 or 1.
+pub const BSCONV_ATTR_DECONV: bsconv_attr_t = 7;
+/// Edge-bias patterns E (see bsconv_edge_bias_fprop()).
+pub const BSCONV_ATTR_EDGE_ENTRIES: bsconv_attr_t = 8;
+/// CPU threads per call.
+pub const BSCONV_ATTR_NUM_THREADS: bsconv_attr_t = 9;
+/// Resolved padding, depth.
+pub const BSCONV_ATTR_PAD_D: bsconv_attr_t = 10;
+/// Resolved padding, height.
+pub const BSCONV_ATTR_PAD_H: bsconv_attr_t = 11;
+/// Resolved padding, width.
+pub const BSCONV_ATTR_PAD_W: bsconv_attr_t = 12;
+/// The execute functions, for bsconv_get_workspace_size().
+pub type bsconv_op_t = i32;
+pub const BSCONV_OP_FPROP: bsconv_op_t = 0;
+pub const BSCONV_OP_BPROP: bsconv_op_t = 1;
+pub const BSCONV_OP_UPDAT: bsconv_op_t = 2;
+pub const BSCONV_OP_EDGE_BIAS_FPROP: bsconv_op_t = 3;
+pub const BSCONV_OP_EDGE_BIAS_BPROP: bsconv_op_t = 4;
+pub const BSCONV_OP_L2_NORMALIZE: bsconv_op_t = 5;
+pub const BSCONV_OP_L2_NORMALIZE_GRAD: bsconv_op_t = 6;
+/// Creation parameters. Fill with bsconv_params_init() (or `BSCONV_PARAMS_INIT`) before setting fields. Array fields
+/// are ordered depth, height, width.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct bsconv_params_t {
+    /// sizeof(bsconv_params_t) as compiled by the caller.
+    pub struct_size: u32,
+    /// `bs_backend_t`. Default `BS_BACKEND_CPU` (the only one implemented).
+    pub backend: i32,
+    /// CUDA device ordinal; must be 0 for CPU plans. Default 0.
+    pub device: i32,
+    /// `bs_dtype_t` of activations and filters. Default `BS_DTYPE_F32`.
+    pub dtype: i32,
+    /// `bsconv_layout_t`. Default channels first.
+    pub layout: i32,
+    /// 0: convolution; 1: transposed convolution. Default 0.
+    pub deconv: i32,
+    /// `bsconv_padding_t`. Default SAME.
+    pub padding: i32,
+    /// CPU threads per call, 0 = one per hardware thread. Default 0.
+    pub num_threads: i32,
+    /// Input channels (of the plan's input), >= 1. Default 0: largest index in the blocks + 1.
+    pub C: i64,
+    /// Output channels, >= 1. Default 0: largest index in the blocks + 1.
+    pub K: i64,
+    /// T, R, S, each >= 1. Default {1, 1, 1}.
+    pub filter: [i32; 3],
+    /// Each >= 1. Default {1, 1, 1}.
+    pub stride: [i32; 3],
+    /// Each >= 1. Default {1, 1, 1}.
+    pub dilation: [i32; 3],
+    /// Explicit padding, each >= 0 (EXPLICIT only). Default {0, 0, 0}.
+    pub pad: [i32; 3],
+    /// Input spatial size of the plan (D, H, W; for deconv the conv's output), each >= 1. Default {1, 1, 1}.
+    pub input: [i64; 3],
+    /// Output spatial size, or all 0 (default) to compute it; when given it must agree with the input.
+    pub output: [i64; 3],
+}
+
+extern "C" {
+    /// Fills `params` with the defaults documented on each field.
+    pub fn bsconv_params_init(params: *mut bsconv_params_t, struct_size: usize) -> bs_status_t;
+    /// Creates a plan from a list of blocks, in CSR form: block `b` has input channels `c_idx[c_ptr[b] ..
+    /// c_ptr[b+1]-1]` and output channels `k_idx[k_ptr[b] .. k_ptr[b+1]-1]`. For a deconvolution, `c_idx` are channels
+    /// of the deconvolution's input and `k_idx` of its output.
+    pub fn bsconv_create(
+        plan: *mut bsconv_plan_t,
+        params: *const bsconv_params_t,
+        n_blocks: i64,
+        c_ptr: *const i64,
+        c_idx: *const i64,
+        k_ptr: *const i64,
+        k_idx: *const i64,
+    ) -> bs_status_t;
+    /// Creates a plan from a uniform channel-block layout (as bsmm): a `CB × KB` 0/1 matrix, `layout[c*KB + k] = 1`
+    /// connecting channels `c·bs .. c·bs+bs−1` to `k·bs .. k·bs+bs−1`. Blocks are in row-major order of `(c, k)`.
+    /// `params->C` and `params->K` must be 0 or `CB·bs`, `KB·bs`.
+    pub fn bsconv_create_uniform(
+        plan: *mut bsconv_plan_t,
+        params: *const bsconv_params_t,
+        layout: *const u8,
+        CB: i64,
+        KB: i64,
+        block_size: i64,
+    ) -> bs_status_t;
+    /// Destroys a plan. NULL is a no-op. Must not race with other uses of the plan.
+    pub fn bsconv_destroy(plan: bsconv_plan_t) -> bs_status_t;
+    /// Reads one property. @return `BS_STATUS_SUCCESS`, `BS_STATUS_NULL_POINTER`, `BS_STATUS_INVALID_VALUE` (unknown
+    /// attr). Thread-safe.
+    pub fn bsconv_get_attr(plan: const_bsconv_plan_t, attr: bsconv_attr_t, value: *mut i64) -> bs_status_t;
+    /// Shape of the input `x` (and `dx`) for minibatch `N`: `{N, C, D, H, W}` (channels first) or `{N, D, H, W, C}`.
+    pub fn bsconv_get_input_shape(plan: const_bsconv_plan_t, N: i64, shape: *mut i64) -> bs_status_t;
+    /// Shape of the output `y` (and `dy`): `{N, K, M, P, Q}` or `{N, M, P, Q, K}`.
+    pub fn bsconv_get_output_shape(plan: const_bsconv_plan_t, N: i64, shape: *mut i64) -> bs_status_t;
+    /// Block `block`'s place in the filter: its element offset and its shape `{|K_b|, |C_b|, T, R, S}` (conv) or
+    /// `{|C_b|, |K_b|, T, R, S}` (deconv).
+    pub fn bsconv_get_block(plan: const_bsconv_plan_t, block: i64, offset: *mut i64, shape: *mut i64) -> bs_status_t;
+    /// Workspace bytes of `op` for minibatch up to `N` (0 on the CPU backend today; a call with 0 accepts a NULL
+    /// workspace). @return `BS_STATUS_SUCCESS`, `BS_STATUS_NULL_POINTER`, `BS_STATUS_INVALID_VALUE` (op, N < 0).
+    /// Thread-safe.
+    pub fn bsconv_get_workspace_size(
+        plan: const_bsconv_plan_t,
+        op: bsconv_op_t,
+        N: i64,
+        bytes: *mut usize,
+    ) -> bs_status_t;
+    /// Forward: `y = alpha·conv(x, F) + beta·y` (deconv: the transposed convolution).
+    pub fn bsconv_fprop(
+        plan: const_bsconv_plan_t,
+        N: i64,
+        x: *const c_void,
+        f: *const c_void,
+        y: *mut c_void,
+        alpha: f32,
+        beta: f32,
+        workspace: *mut c_void,
+        workspace_bytes: usize,
+        stream: bs_stream_t,
+    ) -> bs_status_t;
+    /// Backward for the input: `dx = alpha·convᵀ(dy, F) + beta·dx`; dy has the output shape, dx the input shape.
+    /// @return As bsconv_fprop().
+    pub fn bsconv_bprop(
+        plan: const_bsconv_plan_t,
+        N: i64,
+        dy: *const c_void,
+        f: *const c_void,
+        dx: *mut c_void,
+        alpha: f32,
+        beta: f32,
+        workspace: *mut c_void,
+        workspace_bytes: usize,
+        stream: bs_stream_t,
+    ) -> bs_status_t;
+    /// Filter gradient: `dF = alpha·Σ_{n, positions} dy ⊗ x + beta·dF` (N = 0 gives `beta·dF`).
+    pub fn bsconv_updat(
+        plan: const_bsconv_plan_t,
+        N: i64,
+        x: *const c_void,
+        dy: *const c_void,
+        df: *mut c_void,
+        alpha: f32,
+        beta: f32,
+        workspace: *mut c_void,
+        workspace_bytes: usize,
+        stream: bs_stream_t,
+    ) -> bs_status_t;
+    /// Edge bias (the original's `ConvEdgeBias`) on the plan's output: every output position is classed by which filter
+    /// taps fall into padding (conv: taps whose input position is outside the input; deconv: taps whose source position
+    /// `(x + pad − t·dil)/stride` is an integer outside the input). Each pattern other than "none" is an entry `e` in
+    /// `[0, E)` (E = `BSCONV_ATTR_EDGE_ENTRIES`), numbered by first occurrence in raster order of output positions. At
+    /// such positions `y = x·g[e, k] + b[e, k]`; elsewhere `y = x`. g and b are fp32, `(E, K)` for channels last and
+    /// `(K, E)` for channels first (the original's layouts). y may equal x.
+    pub fn bsconv_edge_bias_fprop(
+        plan: const_bsconv_plan_t,
+        N: i64,
+        x: *const c_void,
+        g: *const f32,
+        b: *const f32,
+        y: *mut c_void,
+        workspace: *mut c_void,
+        workspace_bytes: usize,
+        stream: bs_stream_t,
+    ) -> bs_status_t;
+    /// Gradients of bsconv_edge_bias_fprop(): `dx = dy·g[e, k]` (dy elsewhere), `dg[e, k] = Σ dy·x`, `db[e, k] = Σ dy`
+    /// over the minibatch and the positions of entry e (fp32, layout of g). dx may equal dy.
+    pub fn bsconv_edge_bias_bprop(
+        plan: const_bsconv_plan_t,
+        N: i64,
+        dy: *const c_void,
+        x: *const c_void,
+        g: *const f32,
+        dx: *mut c_void,
+        dg: *mut f32,
+        db: *mut f32,
+        workspace: *mut c_void,
+        workspace_bytes: usize,
+        stream: bs_stream_t,
+    ) -> bs_status_t;
+    /// Weight normalisation (the original's `l2_normalize`): for each block and each of its output channels k (plan
+    /// output channels, also for deconv), over the block's filter weights of k (`|C_b|·T·R·S` of them): `y = f /
+    /// sqrt(max(Σ f², epsilon))`, times `gain[k]` when given.
+    pub fn bsconv_l2_normalize(
+        plan: const_bsconv_plan_t,
+        f: *const c_void,
+        gain: *const f32,
+        y: *mut c_void,
+        epsilon: f32,
+        workspace: *mut c_void,
+        workspace_bytes: usize,
+        stream: bs_stream_t,
+    ) -> bs_status_t;
+    /// Gradient of bsconv_l2_normalize(), per normalised row as bsmm_l2_normalize_grad(): with `s = max(Σ f², eps)`, `n
+    /// = sqrt(s)`, `u = dy·gain[k]`: `df = (u − f·[Σ f² >= eps]·Σ(u·f)/s)/n`; `dgain[k] = Σ over the rows of k of Σ
+    /// dy·f/n`. dgain is required with a gain and must be NULL without. df may equal dy.
+    pub fn bsconv_l2_normalize_grad(
+        plan: const_bsconv_plan_t,
+        dy: *const c_void,
+        f: *const c_void,
+        gain: *const f32,
+        df: *mut c_void,
+        dgain: *mut f32,
+        epsilon: f32,
+        workspace: *mut c_void,
+        workspace_bytes: usize,
+        stream: bs_stream_t,
+    ) -> bs_status_t;
+}
+
 // layernorm.h: Layer normalisation over the feature axis, forward and backward (the original's `layer_norm` /
 // `LayerNorm` / `LayerNormGrad` ops), with optional segments and fused ReLU.
 /// The opaque object behind `layernorm_plan_t` and `const_layernorm_plan_t` (never constructed in Rust).
@@ -345,7 +880,8 @@ extern "C" {
     /// Creates a layer-norm plan. Host-synchronous; allocates only the plan object.
     pub fn layernorm_create(plan: *mut layernorm_plan_t, params: *const layernorm_params_t) -> bs_status_t;
     /// Destroys a plan. Must not race with other uses of the plan; enqueued work using it may still run (the plan holds
-    /// no device memory).
+    /// no device memory). After this call the handle is dangling: destroying it again or passing it to any function is
+    /// undefined behaviour (as with free()).
     pub fn layernorm_destroy(plan: layernorm_plan_t) -> bs_status_t;
     /// Workspace bytes that `op` needs for minibatch `N` (it serves any smaller N too). May be 0, in which case the
     /// call accepts a NULL workspace.
@@ -791,7 +1327,8 @@ extern "C" {
         lut: *const i64,
     ) -> bs_status_t;
     /// Destroys a plan and frees its device buffers. Enqueued work using it must have completed; must not race with
-    /// other uses of the plan.
+    /// other uses of the plan. After this call the handle is dangling: destroying it again or passing it to any
+    /// function is undefined behaviour (as with free()).
     pub fn bs_sparse_proj_destroy(plan: bs_sparse_proj_plan_t) -> bs_status_t;
     /// gather: `y (proj) = x (hidden)[lut]`. Also the gradient of scatter.
     pub fn bs_sparse_proj_gather(
@@ -849,6 +1386,218 @@ extern "C" {
     ) -> bs_status_t;
 }
 
+// bs_optim.h: Fused optimizers over a list of tensors (Adam/AdamW with gated and block-sparse variants, Adafactor, EMA)
+// and the global gradient norm that feeds them (`clip_by_global_norm`).
+/// The opaque object behind `bs_optim_plan_t` and `const_bs_optim_plan_t` (never constructed in Rust).
+#[repr(C)]
+pub struct bs_optim_plan_s {
+    _data: [u8; 0],
+    _marker: PhantomData<(*mut u8, PhantomPinned)>,
+}
+/// Opaque optimizer plan: the tensor list, its work list and backend, made by bs_optim_create().
+pub type bs_optim_plan_t = *mut bs_optim_plan_s;
+/// Read-only view of an optimizer plan (every execute and query function takes this).
+pub type const_bs_optim_plan_t = *const bs_optim_plan_s;
+/// Integer properties of a plan, read with bs_optim_get_attr().
+pub type bs_optim_attr_t = i32;
+/// Number of tensors.
+pub const BS_OPTIM_ATTR_N_TENSORS: bs_optim_attr_t = 0;
+/// Total number of elements over all tensors.
+pub const BS_OPTIM_ATTR_NUMEL: bs_optim_attr_t = 1;
+/// `bs_backend_t`.
+pub const BS_OPTIM_ATTR_BACKEND: bs_optim_attr_t = 2;
+/// CUDA device ordinal (0 for CPU plans).
+pub const BS_OPTIM_ATTR_DEVICE: bs_optim_attr_t = 3;
+/// CPU threads per call actually used (0 for CUDA plans).
+pub const BS_OPTIM_ATTR_NUM_THREADS: bs_optim_attr_t = 4;
+/// Chunks of the precomputed work list.
+pub const BS_OPTIM_ATTR_CHUNKS: bs_optim_attr_t = 5;
+/// Kernel launches of one bs_optim_adam() call (tensor groups).
+pub const BS_OPTIM_ATTR_LAUNCHES: bs_optim_attr_t = 6;
+/// The execute functions, for bs_optim_get_workspace_size().
+pub type bs_optim_op_t = i32;
+/// bs_optim_adam()
+pub const BS_OPTIM_OP_ADAM: bs_optim_op_t = 0;
+/// bs_optim_adafactor()
+pub const BS_OPTIM_OP_ADAFACTOR: bs_optim_op_t = 1;
+/// bs_optim_ema()
+pub const BS_OPTIM_OP_EMA: bs_optim_op_t = 2;
+/// bs_optim_global_norm()
+pub const BS_OPTIM_OP_GLOBAL_NORM: bs_optim_op_t = 3;
+/// How Adam treats weight decay.
+pub type bs_adam_mode_t = i32;
+/// Adam: `g += weight_decay·p` after the filter and scales (torch.optim.Adam).
+pub const BS_ADAM_L2: bs_adam_mode_t = 0;
+/// AdamW: `p *= 1 - lr·weight_decay` before the update (torch.optim.AdamW).
+pub const BS_ADAM_ADAMW: bs_adam_mode_t = 1;
+/// Where Adam adds epsilon.
+pub type bs_adam_eps_mode_t = i32;
+/// `p -= lr/(1-β1ᵗ) · m / (sqrt(v)/sqrt(1-β2ᵗ) + eps)` (PyTorch).
+pub const BS_ADAM_EPS_TORCH: bs_adam_eps_mode_t = 0;
+/// `p -= lr·sqrt(1-β2ᵗ)/(1-β1ᵗ) · m / (sqrt(v) + eps)` (the original's host-side `lr_t`).
+pub const BS_ADAM_EPS_ORIGINAL: bs_adam_eps_mode_t = 1;
+/// Creation parameters of an optimizer plan. Fill with bs_optim_params_init() (or `BS_OPTIM_PARAMS_INIT`) before
+/// setting fields; fields are only ever appended.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct bs_optim_params_t {
+    /// sizeof(bs_optim_params_t) as compiled by the caller; set by bs_optim_params_init().
+    pub struct_size: u32,
+    /// `bs_backend_t`. Default `BS_BACKEND_CPU`.
+    pub backend: i32,
+    /// CUDA device ordinal (must be 0 for CPU plans). Default 0.
+    pub device: i32,
+    /// CPU plans: threads per call, 0 = OpenMP default. Must be 0 for CUDA plans. Default 0.
+    pub num_threads: i32,
+}
+/// The gradient filter and scale shared by every call (see the file overview).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct bs_grad_filter_t {
+    /// Finite multiplier of every gradient (1/loss_scale). Default 1.
+    pub grad_scale: f32,
+    /// Clamp to ±saturate when > 0 (65504 tames fp16 infinities); 0 = off. Finite, >= 0. Default 0.
+    pub saturate: f32,
+    /// 1: ±inf gradient elements become 0. Default 0.
+    pub zero_infs: i32,
+    /// 1: NaN gradient elements become 0. Default 0.
+    pub zero_nans: i32,
+}
+/// Hyper-parameters of one Adam step. Fill with bs_adam_hparams_init() (or `BS_ADAM_HPARAMS_INIT`); fields are only
+/// ever appended.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct bs_adam_hparams_t {
+    /// sizeof(bs_adam_hparams_t); set by bs_adam_hparams_init().
+    pub struct_size: u32,
+    /// `bs_adam_mode_t`. Default `BS_ADAM_ADAMW`.
+    pub mode: i32,
+    /// Learning rate, finite. Default 1e-3.
+    pub lr: f32,
+    /// In [0, 1). Default 0.9.
+    pub beta1: f32,
+    /// In [0, 1). Default 0.999.
+    pub beta2: f32,
+    /// Finite, > 0. Default 1e-8.
+    pub epsilon: f32,
+    /// Finite, >= 0. Default 0.
+    pub weight_decay: f32,
+    /// Step number t >= 1 of the bias corrections (1 on the first step). Default 1.
+    pub step: i64,
+    /// 1: divide by `1-βᵗ` as the mode says; 0: no correction. Default 1.
+    pub bias_correction: i32,
+    /// `bs_adam_eps_mode_t`. Default `BS_ADAM_EPS_TORCH`.
+    pub eps_mode: i32,
+    /// Clip g to ±clip_sigma·sqrt(v) when > 0; 0 = off. Finite, >= 0. Default 0.
+    pub clip_sigma: f32,
+    /// Learning rate of blocks whose select is not 0. Finite. Default 1e-3.
+    pub lr_selected: f32,
+    /// The gradient filter. Default: scale 1, no filter.
+    pub filter: bs_grad_filter_t,
+}
+/// Hyper-parameters of one Adafactor step (the original's `AdafactorOptimizer`). Fill with bs_adafactor_hparams_init();
+/// fields are only ever appended.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct bs_adafactor_hparams_t {
+    /// sizeof(bs_adafactor_hparams_t); set by bs_adafactor_hparams_init().
+    pub struct_size: u32,
+    /// Learning rate, finite. Default 5e-4.
+    pub lr: f32,
+    /// Second-moment decay of this step, in [0, 1). Default 0.999.
+    pub decay: f32,
+    /// Finite, > 0. Default 1e-30.
+    pub epsilon: f32,
+    /// Update RMS threshold, finite, > 0. Default 1.
+    pub clip_thresh: f32,
+    /// The gradient filter. Default: scale 1, no filter.
+    pub filter: bs_grad_filter_t,
+}
+
+extern "C" {
+    /// Fills `params` with the defaults documented on each field and sets struct_size.
+    pub fn bs_optim_params_init(params: *mut bs_optim_params_t, struct_size: usize) -> bs_status_t;
+    /// Creates a plan over `n_tensors` tensors. Host-synchronous; the only step that allocates.
+    pub fn bs_optim_create(
+        plan: *mut bs_optim_plan_t,
+        params: *const bs_optim_params_t,
+        n_tensors: i32,
+        rows: *const i64,
+        cols: *const i64,
+        dtypes: *const i32,
+        block_elems: *const i64,
+    ) -> bs_status_t;
+    /// Destroys a plan. NULL is a no-op. Must not race with other uses of the plan; CUDA work enqueued with it must
+    /// have completed.
+    pub fn bs_optim_destroy(plan: bs_optim_plan_t) -> bs_status_t;
+    /// Reads one integer property of a plan.
+    pub fn bs_optim_get_attr(plan: const_bs_optim_plan_t, attr: bs_optim_attr_t, value: *mut i64) -> bs_status_t;
+    /// Workspace bytes that `op` needs on this plan (0 for Adam and EMA; a call needing 0 bytes accepts a NULL
+    /// workspace). It holds fp32 partial sums of the reductions.
+    pub fn bs_optim_get_workspace_size(
+        plan: const_bs_optim_plan_t,
+        op: bs_optim_op_t,
+        bytes: *mut usize,
+    ) -> bs_status_t;
+    /// Fills `hp` with the defaults documented on each field and sets struct_size.
+    pub fn bs_adam_hparams_init(hp: *mut bs_adam_hparams_t, struct_size: usize) -> bs_status_t;
+    /// One Adam / AdamW step over every tensor of the plan, in place.
+    pub fn bs_optim_adam(
+        plan: const_bs_optim_plan_t,
+        hp: *const bs_adam_hparams_t,
+        params: *const *mut c_void,
+        grads: *const *const c_void,
+        exp_avg: *const *mut f32,
+        exp_avg_sq: *const *mut f32,
+        gates: *const *const f32,
+        lr_select: *const *const f32,
+        norm_scale: *const f32,
+        workspace: *mut c_void,
+        workspace_bytes: usize,
+        stream: bs_stream_t,
+    ) -> bs_status_t;
+    /// Fills `hp` with the defaults documented on each field and sets struct_size.
+    pub fn bs_adafactor_hparams_init(hp: *mut bs_adafactor_hparams_t, struct_size: usize) -> bs_status_t;
+    /// One Adafactor step over every tensor of the plan, in place.
+    pub fn bs_optim_adafactor(
+        plan: const_bs_optim_plan_t,
+        hp: *const bs_adafactor_hparams_t,
+        params: *const *mut c_void,
+        grads: *const *const c_void,
+        row_var: *const *mut f32,
+        col_var: *const *mut f32,
+        norm_scale: *const f32,
+        workspace: *mut c_void,
+        workspace_bytes: usize,
+        stream: bs_stream_t,
+    ) -> bs_status_t;
+    /// Exponential moving average of the parameters (the original's `Ema`): `ema = ema - (1-decay)·(ema - p)` per
+    /// element; with gates, blocks whose gate is 0 are skipped.
+    pub fn bs_optim_ema(
+        plan: const_bs_optim_plan_t,
+        decay: f32,
+        ema: *const *mut f32,
+        params: *const *const c_void,
+        gates: *const *const f32,
+        stream: bs_stream_t,
+    ) -> bs_status_t;
+    /// Global L2 norm of the filtered, scaled gradients and the clip scale the optimizers read (the original's
+    /// `clip_by_global_norm`, which does not rescale the gradients itself): `norm = sqrt(Σ_i Σ
+    /// (filter(g_i)·grad_scale)²)`, `norm_scale = clip_norm / max(norm, clip_norm)` (1 when clip_norm is +inf), 0 when
+    /// norm is not finite.
+    pub fn bs_optim_global_norm(
+        plan: const_bs_optim_plan_t,
+        grads: *const *const c_void,
+        filter: *const bs_grad_filter_t,
+        clip_norm: f32,
+        norm: *mut f32,
+        norm_scale: *mut f32,
+        workspace: *mut c_void,
+        workspace_bytes: usize,
+        stream: bs_stream_t,
+    ) -> bs_status_t;
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -859,6 +1608,22 @@ mod tests {
         let st = unsafe { bsmm_params_init(&mut p, std::mem::size_of::<bsmm_params_t>()) };
         assert_eq!(st, BS_STATUS_SUCCESS);
         assert_eq!(p.struct_size as usize, std::mem::size_of::<bsmm_params_t>());
+    }
+
+    #[test]
+    fn bst_params_has_the_library_layout() {
+        let mut p = bst_params_t::default();
+        let st = unsafe { bst_params_init(&mut p, std::mem::size_of::<bst_params_t>()) };
+        assert_eq!(st, BS_STATUS_SUCCESS);
+        assert_eq!(p.struct_size as usize, std::mem::size_of::<bst_params_t>());
+    }
+
+    #[test]
+    fn bsconv_params_has_the_library_layout() {
+        let mut p = bsconv_params_t::default();
+        let st = unsafe { bsconv_params_init(&mut p, std::mem::size_of::<bsconv_params_t>()) };
+        assert_eq!(st, BS_STATUS_SUCCESS);
+        assert_eq!(p.struct_size as usize, std::mem::size_of::<bsconv_params_t>());
     }
 
     #[test]
@@ -875,5 +1640,29 @@ mod tests {
         let st = unsafe { bs_sparse_proj_params_init(&mut p, std::mem::size_of::<bs_sparse_proj_params_t>()) };
         assert_eq!(st, BS_STATUS_SUCCESS);
         assert_eq!(p.struct_size as usize, std::mem::size_of::<bs_sparse_proj_params_t>());
+    }
+
+    #[test]
+    fn bs_optim_params_has_the_library_layout() {
+        let mut p = bs_optim_params_t::default();
+        let st = unsafe { bs_optim_params_init(&mut p, std::mem::size_of::<bs_optim_params_t>()) };
+        assert_eq!(st, BS_STATUS_SUCCESS);
+        assert_eq!(p.struct_size as usize, std::mem::size_of::<bs_optim_params_t>());
+    }
+
+    #[test]
+    fn bs_adam_hparams_has_the_library_layout() {
+        let mut p = bs_adam_hparams_t::default();
+        let st = unsafe { bs_adam_hparams_init(&mut p, std::mem::size_of::<bs_adam_hparams_t>()) };
+        assert_eq!(st, BS_STATUS_SUCCESS);
+        assert_eq!(p.struct_size as usize, std::mem::size_of::<bs_adam_hparams_t>());
+    }
+
+    #[test]
+    fn bs_adafactor_hparams_has_the_library_layout() {
+        let mut p = bs_adafactor_hparams_t::default();
+        let st = unsafe { bs_adafactor_hparams_init(&mut p, std::mem::size_of::<bs_adafactor_hparams_t>()) };
+        assert_eq!(st, BS_STATUS_SUCCESS);
+        assert_eq!(p.struct_size as usize, std::mem::size_of::<bs_adafactor_hparams_t>());
     }
 }
