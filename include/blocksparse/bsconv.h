@@ -104,6 +104,8 @@ typedef struct bsconv_params {
 
 /**
  * @brief Fills @p params with the defaults documented on each field.
+ * @param[out] params       The struct to fill.
+ * @param[in]  struct_size  sizeof(bsconv_params_t) of the caller's header.
  * @return #BS_STATUS_SUCCESS, #BS_STATUS_NULL_POINTER, #BS_STATUS_STRUCT_SIZE_MISMATCH. Thread-safe.
  */
 BS_API bs_status_t bsconv_params_init(bsconv_params_t* params, size_t struct_size);
@@ -138,6 +140,12 @@ BS_API bs_status_t bsconv_create(bsconv_plan_t* plan, const bsconv_params_t* par
  * @brief Creates a plan from a uniform channel-block layout (as bsmm): a `CB × KB` 0/1 matrix,
  * `layout[c*KB + k] = 1` connecting channels `c·bs .. c·bs+bs−1` to `k·bs .. k·bs+bs−1`. Blocks are
  * in row-major order of `(c, k)`. `params->C` and `params->K` must be 0 or `CB·bs`, `KB·bs`.
+ * @param[out] plan        Receives the new plan; untouched on failure.
+ * @param[in]  params      Creation parameters.
+ * @param[in]  layout      Host array of CB·KB bytes, 0 or 1, row-major (c, k).
+ * @param[in]  CB          Input channel blocks, >= 1.
+ * @param[in]  KB          Output channel blocks, >= 1.
+ * @param[in]  block_size  Channels per block, >= 1.
  * @return As bsconv_create(); #BS_STATUS_INVALID_LAYOUT (a value other than 0/1, or no block);
  *         #BS_STATUS_INVALID_VALUE (CB, KB or block_size < 1, C or K disagreeing).
  */
@@ -145,6 +153,7 @@ BS_API bs_status_t bsconv_create_uniform(bsconv_plan_t* plan, const bsconv_param
                                          int64_t CB, int64_t KB, int64_t block_size);
 
 /** @brief Destroys a plan. NULL is a no-op. Must not race with other uses of the plan.
+ * @param[in] plan  The plan, or NULL.
  *  @return #BS_STATUS_SUCCESS. */
 BS_API bs_status_t bsconv_destroy(bsconv_plan_t plan);
 
@@ -166,25 +175,39 @@ typedef enum bsconv_attr {
   BSCONV_ATTR_FORCE_INT32 = 0x7fffffff /**< Not a value. */
 } bsconv_attr_t;
 
-/** @brief Reads one property. @return #BS_STATUS_SUCCESS, #BS_STATUS_NULL_POINTER,
+/** @brief Reads one property.
+ * @param[in]  plan   The plan.
+ * @param[in]  attr   The property.
+ * @param[out] value  Receives it.
+ * @return #BS_STATUS_SUCCESS, #BS_STATUS_NULL_POINTER,
  *  #BS_STATUS_INVALID_VALUE (unknown attr). Thread-safe. */
 BS_API bs_status_t bsconv_get_attr(const_bsconv_plan_t plan, bsconv_attr_t attr, int64_t* value);
 
 /**
  * @brief Shape of the input `x` (and `dx`) for minibatch @p N: `{N, C, D, H, W}` (channels first)
  * or `{N, D, H, W, C}`.
+ * @param[in]  plan   The plan.
+ * @param[in]  N      Minibatch, >= 0.
+ * @param[out] shape  Receives the 5 sizes.
  * @return #BS_STATUS_SUCCESS, #BS_STATUS_NULL_POINTER, #BS_STATUS_INVALID_VALUE (N < 0),
  *         #BS_STATUS_OVERFLOW. Thread-safe.
  */
 BS_API bs_status_t bsconv_get_input_shape(const_bsconv_plan_t plan, int64_t N, int64_t shape[5]);
 
 /** @brief Shape of the output `y` (and `dy`): `{N, K, M, P, Q}` or `{N, M, P, Q, K}`.
+ * @param[in]  plan   The plan.
+ * @param[in]  N      Minibatch, >= 0.
+ * @param[out] shape  Receives the 5 sizes.
  *  @return As bsconv_get_input_shape(). */
 BS_API bs_status_t bsconv_get_output_shape(const_bsconv_plan_t plan, int64_t N, int64_t shape[5]);
 
 /**
  * @brief Block @p block's place in the filter: its element offset and its shape
  * `{|K_b|, |C_b|, T, R, S}` (conv) or `{|C_b|, |K_b|, T, R, S}` (deconv).
+ * @param[in]  plan    The plan.
+ * @param[in]  block   Block index, in [0, BSCONV_ATTR_BLOCKS).
+ * @param[out] offset  Receives the element offset of its filter.
+ * @param[out] shape   Receives its 5 sizes.
  * @return #BS_STATUS_SUCCESS, #BS_STATUS_NULL_POINTER, #BS_STATUS_INVALID_VALUE (block out of range).
  */
 BS_API bs_status_t bsconv_get_block(const_bsconv_plan_t plan, int64_t block, int64_t* offset, int64_t shape[5]);
@@ -202,7 +225,12 @@ typedef enum bsconv_op {
 } bsconv_op_t;
 
 /** @brief Workspace bytes of @p op for minibatch up to @p N (0 on the CPU backend today; a call
- *  with 0 accepts a NULL workspace). @return #BS_STATUS_SUCCESS, #BS_STATUS_NULL_POINTER,
+ *  with 0 accepts a NULL workspace).
+ * @param[in]  plan   The plan.
+ * @param[in]  op     The execute function.
+ * @param[in]  N      Minibatch, >= 0.
+ * @param[out] bytes  Receives the size.
+ * @return #BS_STATUS_SUCCESS, #BS_STATUS_NULL_POINTER,
  *  #BS_STATUS_INVALID_VALUE (op, N < 0). Thread-safe. */
 BS_API bs_status_t bsconv_get_workspace_size(const_bsconv_plan_t plan, bsconv_op_t op, int64_t N, size_t* bytes);
 
@@ -213,8 +241,10 @@ BS_API bs_status_t bsconv_get_workspace_size(const_bsconv_plan_t plan, bsconv_op
  * @param[in]     x      Input, bsconv_get_input_shape(), plan dtype.
  * @param[in]     f      Filter, BSCONV_ATTR_FILTER_SIZE elements, plan dtype.
  * @param[in,out] y      Output, bsconv_get_output_shape(), plan dtype; must not overlap x or f.
- * @param[in]     alpha, beta  Finite fp32 scales.
- * @param[in]     workspace, workspace_bytes  Scratch (see bsconv_get_workspace_size()).
+ * @param[in]     alpha  Finite fp32 scale.
+ * @param[in]     beta   Finite fp32 scale.
+ * @param[in]     workspace        Scratch (see bsconv_get_workspace_size()).
+ * @param[in]     workspace_bytes  Its size.
  * @param[in]     stream Ignored by CPU plans.
  * @return #BS_STATUS_SUCCESS; #BS_STATUS_NULL_POINTER; #BS_STATUS_INVALID_VALUE (N < 0, non-finite
  *         scales); #BS_STATUS_OVERFLOW; #BS_STATUS_WORKSPACE_TOO_SMALL; #BS_STATUS_MISALIGNED_POINTER.
@@ -225,12 +255,33 @@ BS_API bs_status_t bsconv_fprop(const_bsconv_plan_t plan, int64_t N, const void*
                                 bs_stream_t stream);
 
 /** @brief Backward for the input: `dx = alpha·convᵀ(dy, F) + beta·dx`; dy has the output shape,
- *  dx the input shape. @return As bsconv_fprop(). */
+ *  dx the input shape.
+ * @param[in]     plan   The plan.
+ * @param[in]     N      Minibatch, >= 0.
+ * @param[in]     dy     Output gradient, output shape, plan dtype.
+ * @param[in]     f      Filter, plan dtype.
+ * @param[in,out] dx     Input gradient, input shape, plan dtype.
+ * @param[in]     alpha  Finite fp32 scale.
+ * @param[in]     beta   Finite fp32 scale.
+ * @param[in]     workspace        Scratch of bsconv_get_workspace_size() bytes (NULL when 0).
+ * @param[in]     workspace_bytes  Its size.
+ * @param[in]     stream           CUDA stream; ignored by CPU plans.
+ * @return As bsconv_fprop(). */
 BS_API bs_status_t bsconv_bprop(const_bsconv_plan_t plan, int64_t N, const void* dy, const void* f, void* dx,
                                 float alpha, float beta, void* workspace, size_t workspace_bytes,
                                 bs_stream_t stream);
 
 /** @brief Filter gradient: `dF = alpha·Σ_{n, positions} dy ⊗ x + beta·dF` (N = 0 gives `beta·dF`).
+ * @param[in]     plan   The plan.
+ * @param[in]     N      Minibatch, >= 0.
+ * @param[in]     x      Input, input shape, plan dtype.
+ * @param[in]     dy     Output gradient, output shape, plan dtype.
+ * @param[in,out] df     Filter gradient, BSCONV_ATTR_FILTER_SIZE elements, plan dtype.
+ * @param[in]     alpha  Finite fp32 scale.
+ * @param[in]     beta   Finite fp32 scale.
+ * @param[in]     workspace        Scratch of bsconv_get_workspace_size() bytes (NULL when 0).
+ * @param[in]     workspace_bytes  Its size.
+ * @param[in]     stream           CUDA stream; ignored by CPU plans.
  *  @return As bsconv_fprop(). */
 BS_API bs_status_t bsconv_updat(const_bsconv_plan_t plan, int64_t N, const void* x, const void* dy, void* df,
                                 float alpha, float beta, void* workspace, size_t workspace_bytes,
@@ -244,6 +295,15 @@ BS_API bs_status_t bsconv_updat(const_bsconv_plan_t plan, int64_t N, const void*
  * numbered by first occurrence in raster order of output positions. At such positions
  * `y = x·g[e, k] + b[e, k]`; elsewhere `y = x`. g and b are fp32, `(E, K)` for channels last and
  * `(K, E)` for channels first (the original's layouts). y may equal x.
+ * @param[in]  plan  The plan.
+ * @param[in]  N     Minibatch, >= 0.
+ * @param[in]  x     Output-shaped input, plan dtype.
+ * @param[in]  g     Gains, E·K fp32.
+ * @param[in]  b     Biases, E·K fp32.
+ * @param[out] y     Result, output shape, plan dtype (may equal x).
+ * @param[in]     workspace        Scratch of bsconv_get_workspace_size() bytes (NULL when 0).
+ * @param[in]     workspace_bytes  Its size.
+ * @param[in]     stream           CUDA stream; ignored by CPU plans.
  * @return #BS_STATUS_SUCCESS; #BS_STATUS_NULL_POINTER; #BS_STATUS_INVALID_VALUE (N < 0);
  *         #BS_STATUS_OVERFLOW; #BS_STATUS_WORKSPACE_TOO_SMALL; #BS_STATUS_MISALIGNED_POINTER.
  *         Thread-safe. Deterministic.
@@ -256,6 +316,17 @@ BS_API bs_status_t bsconv_edge_bias_fprop(const_bsconv_plan_t plan, int64_t N, c
  * @brief Gradients of bsconv_edge_bias_fprop(): `dx = dy·g[e, k]` (dy elsewhere),
  * `dg[e, k] = Σ dy·x`, `db[e, k] = Σ dy` over the minibatch and the positions of entry e (fp32,
  * layout of g). dx may equal dy.
+ * @param[in]  plan  The plan.
+ * @param[in]  N     Minibatch, >= 0.
+ * @param[in]  dy    Gradient of y, output shape, plan dtype.
+ * @param[in]  x     The forward's x.
+ * @param[in]  g     Gains, E·K fp32.
+ * @param[out] dx    Gradient of x (may equal dy).
+ * @param[out] dg    Gradient of g, E·K fp32.
+ * @param[out] db    Gradient of b, E·K fp32.
+ * @param[in]     workspace        Scratch of bsconv_get_workspace_size() bytes (NULL when 0).
+ * @param[in]     workspace_bytes  Its size.
+ * @param[in]     stream           CUDA stream; ignored by CPU plans.
  * @return As bsconv_edge_bias_fprop().
  */
 BS_API bs_status_t bsconv_edge_bias_bprop(const_bsconv_plan_t plan, int64_t N, const void* dy, const void* x,
@@ -268,6 +339,10 @@ BS_API bs_status_t bsconv_edge_bias_bprop(const_bsconv_plan_t plan, int64_t N, c
  * (`|C_b|·T·R·S` of them): `y = f / sqrt(max(Σ f², epsilon))`, times `gain[k]` when given.
  * @param[in]  f     Filter, plan dtype.  @param[in] gain Optional K fp32 gains.
  * @param[out] y     Normalised filter (may equal f).  @param[in] epsilon Finite, >= 0.
+ * @param[in]  plan  The plan.
+ * @param[in]     workspace        Scratch of bsconv_get_workspace_size() bytes (NULL when 0).
+ * @param[in]     workspace_bytes  Its size.
+ * @param[in]     stream           CUDA stream; ignored by CPU plans.
  * @return #BS_STATUS_SUCCESS; #BS_STATUS_NULL_POINTER; #BS_STATUS_INVALID_VALUE (epsilon);
  *         #BS_STATUS_WORKSPACE_TOO_SMALL; #BS_STATUS_MISALIGNED_POINTER. Thread-safe. Deterministic.
  */
@@ -279,6 +354,16 @@ BS_API bs_status_t bsconv_l2_normalize(const_bsconv_plan_t plan, const void* f, 
  * with `s = max(Σ f², eps)`, `n = sqrt(s)`, `u = dy·gain[k]`:
  * `df = (u − f·[Σ f² >= eps]·Σ(u·f)/s)/n`; `dgain[k] = Σ over the rows of k of Σ dy·f/n`.
  * dgain is required with a gain and must be NULL without. df may equal dy.
+ * @param[in]  plan     The plan.
+ * @param[in]  dy       Gradient of y, plan dtype.
+ * @param[in]  f        The forward's filter.
+ * @param[in]  gain     Optional K fp32 gains.
+ * @param[out] df       Gradient of f (may equal dy).
+ * @param[out] dgain    Gradient of gain (required with gain, NULL without).
+ * @param[in]  epsilon  Finite, >= 0.
+ * @param[in]     workspace        Scratch of bsconv_get_workspace_size() bytes (NULL when 0).
+ * @param[in]     workspace_bytes  Its size.
+ * @param[in]     stream           CUDA stream; ignored by CPU plans.
  * @return As bsconv_l2_normalize().
  */
 BS_API bs_status_t bsconv_l2_normalize_grad(const_bsconv_plan_t plan, const void* dy, const void* f,

@@ -39,7 +39,10 @@ def emit(api: cheader.Api) -> str:
         for f in h.functions:
             marks = (" *(experimental)*" if f.experimental else "") + \
                     (f" *(deprecated: {f.deprecated})*" if f.deprecated else "")
-            out.append(f"- `{f.name}`{marks}: {f.brief}" if f.brief else f"- `{f.name}`{marks}")
+            # Doxygen's Markdown pairs an apostrophe inside a code span (`act'(z)`) with later text and
+            # reports unbalanced <tt> tags; the entity renders as the same character.
+            brief = f.brief.replace("'", "&apos;") if f.brief else ""
+            out.append(f"- `{f.name}`{marks}: {brief}" if brief else f"- `{f.name}`{marks}")
             out.append(f"  `{_signature(f)}`")
         if h.functions:
             out.append("")

@@ -265,7 +265,8 @@ class BindgenCrossCheck(unittest.TestCase):
             self.skipTest(f"bindgen cannot run here (needs libclang and its headers: apt-get install "
                           f"libclang-dev): {out.stderr.strip()[:200]}")
         self.assertEqual(out.returncode, 0, out.stderr)
-        out = out.stdout
+        # bindgen spells array lengths as usize literals ([i32; 3usize]); ours are plain ([i32; 3]).
+        out = re.sub(r"; (\d+)usize\]", r"; \1]", out.stdout)
         theirs_fn, theirs_struct, theirs_const = _bindgen_declarations(out)
         api = cheader.parse(HEADERS)
         ours_fn, ours_struct, ours_const = _bindgen_declarations(emit_rust.emit(api).replace("r#", ""))

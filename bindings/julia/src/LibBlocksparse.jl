@@ -711,8 +711,7 @@ const _fp_bsconv_get_attr = Ref{Ptr{Cvoid}}(C_NULL)
 """
     bsconv_get_attr(plan, attr, value)
 
-Reads one property. @return `BS_STATUS_SUCCESS`, `BS_STATUS_NULL_POINTER`, `BS_STATUS_INVALID_VALUE` (unknown attr).
-Thread-safe.
+Reads one property.
 """
 bsconv_get_attr(plan, attr, value) =
     ccall(_fptr(_fp_bsconv_get_attr, :bsconv_get_attr), bs_status_t,
@@ -754,7 +753,6 @@ const _fp_bsconv_get_workspace_size = Ref{Ptr{Cvoid}}(C_NULL)
     bsconv_get_workspace_size(plan, op, N, bytes)
 
 Workspace bytes of `op` for minibatch up to `N` (0 on the CPU backend today; a call with 0 accepts a NULL workspace).
-@return `BS_STATUS_SUCCESS`, `BS_STATUS_NULL_POINTER`, `BS_STATUS_INVALID_VALUE` (op, N < 0). Thread-safe.
 """
 bsconv_get_workspace_size(plan, op, N, bytes) =
     ccall(_fptr(_fp_bsconv_get_workspace_size, :bsconv_get_workspace_size), bs_status_t,
@@ -775,8 +773,7 @@ const _fp_bsconv_bprop = Ref{Ptr{Cvoid}}(C_NULL)
 """
     bsconv_bprop(plan, N, dy, f, dx, alpha, beta, workspace, workspace_bytes, stream)
 
-Backward for the input: `dx = alpha·convᵀ(dy, F) + beta·dx`; dy has the output shape, dx the input shape. @return As
-bsconv_fprop().
+Backward for the input: `dx = alpha·convᵀ(dy, F) + beta·dx`; dy has the output shape, dx the input shape.
 """
 bsconv_bprop(plan, N, dy, f, dx, alpha, beta, workspace, workspace_bytes, stream) =
     ccall(_fptr(_fp_bsconv_bprop, :bsconv_bprop), bs_status_t,

@@ -21,8 +21,8 @@ from .types import DTYPE_NAMES, parse_dtype
 
 __all__ = ["OptimPlan", "GradFilter", "AdamHParams", "FusedAdamW"]
 
-_st, _p, _i32, _i64, _f, _size = (_library.c_status, ctypes.c_void_p, ctypes.c_int32, ctypes.c_int64,
-                                  ctypes.c_float, _library.c_size)
+_st, _p, _i32, _i64, _f, _size = (ctypes.c_int32, ctypes.c_void_p, ctypes.c_int32, ctypes.c_int64,
+                                  ctypes.c_float, ctypes.c_size_t)
 _pp = ctypes.POINTER(ctypes.c_void_p)
 
 

@@ -706,8 +706,7 @@ extern "C" {
     ) -> bs_status_t;
     /// Destroys a plan. NULL is a no-op. Must not race with other uses of the plan.
     pub fn bsconv_destroy(plan: bsconv_plan_t) -> bs_status_t;
-    /// Reads one property. @return `BS_STATUS_SUCCESS`, `BS_STATUS_NULL_POINTER`, `BS_STATUS_INVALID_VALUE` (unknown
-    /// attr). Thread-safe.
+    /// Reads one property.
     pub fn bsconv_get_attr(plan: const_bsconv_plan_t, attr: bsconv_attr_t, value: *mut i64) -> bs_status_t;
     /// Shape of the input `x` (and `dx`) for minibatch `N`: `{N, C, D, H, W}` (channels first) or `{N, D, H, W, C}`.
     pub fn bsconv_get_input_shape(plan: const_bsconv_plan_t, N: i64, shape: *mut i64) -> bs_status_t;
@@ -717,8 +716,7 @@ extern "C" {
     /// `{|C_b|, |K_b|, T, R, S}` (deconv).
     pub fn bsconv_get_block(plan: const_bsconv_plan_t, block: i64, offset: *mut i64, shape: *mut i64) -> bs_status_t;
     /// Workspace bytes of `op` for minibatch up to `N` (0 on the CPU backend today; a call with 0 accepts a NULL
-    /// workspace). @return `BS_STATUS_SUCCESS`, `BS_STATUS_NULL_POINTER`, `BS_STATUS_INVALID_VALUE` (op, N < 0).
-    /// Thread-safe.
+    /// workspace).
     pub fn bsconv_get_workspace_size(
         plan: const_bsconv_plan_t,
         op: bsconv_op_t,
@@ -739,7 +737,6 @@ extern "C" {
         stream: bs_stream_t,
     ) -> bs_status_t;
     /// Backward for the input: `dx = alpha·convᵀ(dy, F) + beta·dx`; dy has the output shape, dx the input shape.
-    /// @return As bsconv_fprop().
     pub fn bsconv_bprop(
         plan: const_bsconv_plan_t,
         N: i64,
